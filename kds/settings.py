@@ -1,0 +1,206 @@
+"""Brigade settings: everything comes from the environment, with safe defaults.
+
+The defaults give the embedded set-up: SQLite in the data dir, the in-memory channel layer, one daphne
+process. See the configuration table in README.md.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = "0.1.0"
+
+
+def envbool(name: str, default: str) -> bool:
+    value = os.getenv(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), not {value!r}")
+
+
+def envint(name: str, default: str) -> int:
+    value = os.getenv(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+
+
+def envsecret(name: str) -> str | None:
+    """The value of NAME, or the content of the file named by NAME_FILE (systemd credentials, docker)."""
+    if os.getenv(name):
+        return os.environ[name]
+    path = os.getenv(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from None
+    return None
+
+
+DATA_DIR = Path(os.getenv("KDS_DATA_DIR", BASE_DIR / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _generated_secret_key() -> str:
+    """Read the secret key from the data dir, creating it (readable by the owner only) on first run."""
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = envsecret("SECRET_KEY") or _generated_secret_key()
+DEBUG = envbool("DEBUG", "false")
+
+KDS_ROLE = os.getenv("KDS_ROLE", "store")
+if KDS_ROLE not in ("store", "cloud"):
+    raise ImproperlyConfigured(f"KDS_ROLE must be 'store' or 'cloud', not {KDS_ROLE!r}")
+KDS_CLOUD_URL = os.getenv("KDS_CLOUD_URL", "")
+KDS_CLOUD_TOKEN = envsecret("KDS_CLOUD_TOKEN") or ""
+
+# Tablets and kitchen TVs reach the server by whatever LAN address or name it has today (DHCP, mDNS),
+# so the default accepts any Host. Every page still needs a paired device or a staff login.
+ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "django_htmx",
+    "orders",
+    "kds",
+    "fiscal",
+    "sync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "orders.access.DeviceMiddleware",
+]
+
+ROOT_URLCONF = "kds.urls"
+ASGI_APPLICATION = "kds.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "orders.access.device_context",
+            ],
+        },
+    },
+]
+
+# SQLite by default: WAL so readers never wait for the writer, a busy timeout so writers queue instead
+# of failing, and IMMEDIATE transactions so a transaction takes the write lock up front (no deadlock
+# when two read-then-write transactions race, which is what sequence allocation does).
+DEFAULT_SQLITE = f"sqlite:///{DATA_DIR / 'brigade.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(os.getenv("DATABASE_URL", DEFAULT_SQLITE), conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": os.getenv("KDS_TEST_DB_NAME") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.getenv("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Kitchen screens stay connected for days: group membership must outlive channels-redis'
+            # 24 h default. Consumers also re-join their groups periodically (see kds.consumers).
+            "CONFIG": {"hosts": [REDIS_URL], "group_expiry": 7 * 24 * 3600, "capacity": 1000},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+
+AUTH_USER_MODEL = "orders.User"
+LOGIN_URL = "orders:pin_login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = os.getenv("LANGUAGE_CODE", "fr")
+LANGUAGES = [("fr", _("French")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = os.getenv("TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+USE_THOUSAND_SEPARATOR = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = DATA_DIR / "media"
+# Static files are served by WhiteNoise from the app directories, so daphne alone is enough and no
+# collectstatic step is needed on a store server.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_AGE = 12 * 3600  # one service day; the device cookie, not the session, keeps a tablet paired
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie; kept readable for JS fetch
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # orders are small; refuse oversize bodies early
+
+# Access
+DEVICE_COOKIE_NAME = "brigade_device"
+DEVICE_COOKIE_MAX_AGE = 10 * 365 * 24 * 3600
+PIN_MAX_FAILURES = envint("KDS_PIN_MAX_FAILURES", "5")
+PIN_LOCKOUT_SECONDS = envint("KDS_PIN_LOCKOUT_SECONDS", "300")
+
+# Fiscal
+FISCAL_KEY_PATH = DATA_DIR / "fiscal_ed25519.pem"
+FISCAL_DAILY_CLOSURE_HOUR = envint("KDS_DAILY_CLOSURE_HOUR", "4")  # business day rolls over at this local hour
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,2 @@
+# The admin is split by concern; importing the modules registers their ModelAdmins.
+from orders import admin_access, admin_menu  # noqa: F401

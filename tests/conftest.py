@@ -1,0 +1,67 @@
+"""Named personas shared by every test: a manager, server Alice, cook Claude at the grill, devices.
+
+App-specific fixtures live in tests/<app>/conftest.py.
+"""
+
+import pytest
+from django.contrib.auth.hashers import make_password
+
+from orders.models import Device, User
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return User.objects.create_user(
+        "marie", password="correct horse battery", first_name="Marie", role=User.Role.MANAGER,
+        is_staff=True, pin_hash=make_password("9999"),
+    )
+
+
+@pytest.fixture
+def alice(db) -> User:
+    """A server."""
+    return User.objects.create_user("alice", first_name="Alice", role=User.Role.SERVER, pin_hash=make_password("1234"))
+
+
+@pytest.fixture
+def claude(db) -> User:
+    """A cook."""
+    return User.objects.create_user("claude", first_name="Claude", role=User.Role.COOK, pin_hash=make_password("4321"))
+
+
+def _device(name: str, role: str) -> Device:
+    device = Device(name=name, role=role)
+    device.token = device.set_new_token()  # kept on the instance for tests only
+    device.save()
+    return device
+
+
+@pytest.fixture
+def till(db) -> Device:
+    return _device("Till 1", Device.Role.TILL)
+
+
+@pytest.fixture
+def kiosk(db) -> Device:
+    return _device("Kiosk 1", Device.Role.KIOSK)
+
+
+@pytest.fixture
+def kds_screen(db) -> Device:
+    return _device("Grill screen", Device.Role.KDS)
+
+
+@pytest.fixture
+def integration(db) -> Device:
+    return _device("Delivery partner", Device.Role.INTEGRATION)
+
+
+@pytest.fixture
+def till_client(client, till, alice):
+    """A browser on a paired till with Alice logged in."""
+    from orders.access import device_cookie_value
+    from django.conf import settings
+
+    client.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(till)
+    client.force_login(alice)
+    return client
