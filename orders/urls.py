@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from orders import access_views
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("pair/", access_views.pair, name="pair"),
     path("login/", access_views.pin_login, name="pin_login"),
     path("logout/", access_views.logout_view, name="logout"),
+    path("till/", include("orders.till_urls")),
+    path("kiosk/", include("orders.kiosk_urls")),
 ]
