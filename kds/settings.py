@@ -46,7 +46,7 @@ def envsecret(name: str) -> str | None:
     return None
 
 
-DATA_DIR = Path(os.getenv("KDS_DATA_DIR", BASE_DIR / "var")).resolve()
+DATA_DIR = Path(os.getenv("KDS_DATA_DIR") or BASE_DIR / "var").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -131,7 +131,7 @@ TEMPLATES = [
 # of failing, and IMMEDIATE transactions so a transaction takes the write lock up front (no deadlock
 # when two read-then-write transactions race, which is what sequence allocation does).
 DEFAULT_SQLITE = f"sqlite:///{DATA_DIR / 'brigade.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.getenv("DATABASE_URL", DEFAULT_SQLITE), conn_max_age=0)}
+DATABASES = {"default": dj_database_url.parse(os.getenv("DATABASE_URL") or DEFAULT_SQLITE, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
@@ -171,6 +171,7 @@ USE_THOUSAND_SEPARATOR = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = DATA_DIR / "media"
