@@ -1,4 +1,9 @@
-from django.urls import include, path
+"""Pages every device meets first: home (routes by device role), pairing, PIN login.
+
+The till and kiosk pages are mounted at the top level in kds/urls.py (namespaces "till" and "kiosk").
+"""
+
+from django.urls import path
 
 from orders import access_views
 
@@ -9,6 +14,4 @@ urlpatterns = [
     path("pair/", access_views.pair, name="pair"),
     path("login/", access_views.pin_login, name="pin_login"),
     path("logout/", access_views.logout_view, name="logout"),
-    path("till/", include("orders.till_urls")),
-    path("kiosk/", include("orders.kiosk_urls")),
 ]
