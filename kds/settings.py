@@ -192,6 +192,8 @@ DEVICE_COOKIE_NAME = "brigade_device"
 DEVICE_COOKIE_MAX_AGE = 10 * 365 * 24 * 3600
 PIN_MAX_FAILURES = envint("KDS_PIN_MAX_FAILURES", "5")
 PIN_LOCKOUT_SECONDS = envint("KDS_PIN_LOCKOUT_SECONDS", "300")
+# Orders: a discount above this percent of the price needs a manager's PIN.
+KDS_DISCOUNT_MANAGER_THRESHOLD = envint("KDS_DISCOUNT_MANAGER_THRESHOLD", "10")
 PIN_IDLE_SECONDS = envint("KDS_PIN_IDLE_SECONDS", "300")  # a PIN login on a shared screen ends after this idle time (0: never)
 
 # Fiscal

@@ -251,7 +251,41 @@ class CustomerAccount(models.Model):
         return self.name
 
 
+class AccountSettlement(models.Model):
+    """A customer paying (part of) their account balance: money in, no order."""
+
+    account = models.ForeignKey(CustomerAccount, on_delete=models.PROTECT, related_name="settlements", verbose_name=_("account"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    method = models.CharField(_("method"), max_length=16)
+    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account settlement")
+        verbose_name_plural = _("account settlements")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="orders_settlement_amount_positive"),
+            models.CheckConstraint(condition=Q(method__in=["cash", "card", "voucher"]), name="orders_settlement_method_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.amount}"
+
+
 # --- Orders -------------------------------------------------------------------------------------------
+
+
+class DailyCounter(models.Model):
+    """The last order number given on a business day. Numbering updates this one row (a row lock held
+    until commit), so two tills never compute the same "max + 1"."""
+
+    business_day = models.DateField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.business_day}: {self.last_number}"
+
 
 
 class Order(models.Model):
@@ -285,6 +319,12 @@ class Order(models.Model):
     discount_amount = models.DecimalField(_("discount"), default=Decimal("0.00"), **MONEY)
     total = models.DecimalField(_("total"), default=Decimal("0.00"), **MONEY)
     pre_bill_count = models.PositiveSmallIntegerField(_("pre-bills printed"), default=0)
+    discount_approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("discount approved by")
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from", verbose_name=_("merged into")
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
@@ -297,6 +337,11 @@ class Order(models.Model):
             models.UniqueConstraint(fields=["business_day", "number"], name="orders_order_day_number_uniq"),
             models.CheckConstraint(condition=Q(order_type__in=["eat_in", "take_away"]), name="orders_order_type_valid"),
             models.CheckConstraint(condition=Q(status__in=["open", "paid", "cancelled"]), name="orders_order_status_valid"),
+            # Two servers opening table 4 at the same moment: the second gets a clear "occupied" error.
+            models.UniqueConstraint(
+                fields=["table"], condition=Q(status="open", table__isnull=False), name="orders_order_one_open_per_table"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="orders_order_total_not_negative"),
         ]
         indexes = [
             # The floor plan asks "which tables have an open order" on every refresh.
@@ -328,11 +373,24 @@ class OrderLine(models.Model):
     vat_rate = models.DecimalField(_("VAT %"), **VAT)
     discount_percent = models.DecimalField(_("discount %"), max_digits=5, decimal_places=2, default=Decimal("0"))
     discount_amount = models.DecimalField(_("discount"), default=Decimal("0.00"), **MONEY)
+    discount_approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("discount approved by")
+    )
+    total = models.DecimalField(
+        _("line total"), default=Decimal("0.00"), help_text=_("Quantity × unit price, less the line discount."), **MONEY
+    )
+    standalone_price = models.DecimalField(
+        _("standalone price"),
+        default=Decimal("0.00"),
+        help_text=_("Set-menu components: the item's own price, used to split the set menu's price across VAT rates."),
+        **MONEY,
+    )
     note = models.CharField(_("note"), max_length=140, blank=True)
     seat = models.PositiveSmallIntegerField(_("seat"), null=True, blank=True)
     course = models.PositiveSmallIntegerField(_("course"), default=1)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True, help_text=_("When the kitchen got it (held or not)."))
+    fired_at = models.DateTimeField(_("fired"), null=True, blank=True)
     voided_at = models.DateTimeField(_("voided"), null=True, blank=True)
     void_reason = models.CharField(_("void reason"), max_length=140, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -346,6 +404,11 @@ class OrderLine(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "held", "sent", "voided"]), name="orders_line_status_valid"
             ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="orders_line_total_not_negative"),
+        ]
+        indexes = [
+            # send_order / fire_course look up an order's lines by status and course.
+            models.Index(fields=["order", "status", "course"], name="orders_line_order_status_idx"),
         ]
 
     def __str__(self):
