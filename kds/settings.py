@@ -155,6 +155,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 AUTH_USER_MODEL = "orders.User"
+AUTHENTICATION_BACKENDS = ["orders.access.ManagerBackend"]  # ModelBackend + managers hold every admin permission
 LOGIN_URL = "orders:pin_login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
