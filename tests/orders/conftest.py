@@ -30,7 +30,6 @@ from types import SimpleNamespace
 import pytest
 
 from orders.models import Allergen, Category, Item, Modifier, ModifierGroup, SetMenuSlot, Table
-from orders.services import LineSpec, SlotChoice
 
 D = Decimal
 
@@ -90,13 +89,17 @@ def menu(db) -> SimpleNamespace:
     return m
 
 
-def line(item, quantity=1, modifiers=(), **extra) -> LineSpec:
+def line(item, quantity=1, modifiers=(), **extra):
     """A LineSpec for `item` (an Item) with modifiers given as Modifier objects."""
+    from orders.services import LineSpec
+
     return LineSpec(item=item.pk, quantity=quantity, modifiers=tuple(m.pk for m in modifiers), **extra)
 
 
-def formule_line(menu, *, main=None, main_modifiers=None, drink=None, quantity=1, **extra) -> LineSpec:
+def formule_line(menu, *, main=None, main_modifiers=None, drink=None, quantity=1, **extra):
     """A Formule midi: burger à point + fries + soda unless told otherwise."""
+    from orders.services import LineSpec, SlotChoice
+
     main = main or menu.burger
     if main_modifiers is None:
         main_modifiers = (menu.a_point,) if main == menu.burger else ()
