@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class FiscalConfig(AppConfig):
     name = "fiscal"
     verbose_name = _("Fiscal")
+
+    def ready(self):
+        from fiscal import db  # noqa: F401  registers the SQLite guard function on every connection

@@ -1,0 +1,88 @@
+"""The store's Ed25519 signing key: generated at first use into settings.FISCAL_KEY_PATH (the data dir,
+mode 0600, never in git), loaded once per process.
+
+Rotation (`rotate_key()` in fiscal.services) keeps each retired key beside the current one as
+`<key file>.<key id>.retired` (public part only is needed to verify; the private part is kept so a
+half-done rotation can be finished) and journals the change as a signed entry.
+"""
+
+import os
+import threading
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+
+from fiscal import chain as fc
+
+_lock = threading.Lock()
+_cache: dict[str, Ed25519PrivateKey] = {}
+
+
+def key_path() -> Path:
+    return Path(settings.FISCAL_KEY_PATH)
+
+
+def _write_new(path: Path, key: Ed25519PrivateKey) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting together never overwrite each other's fresh key.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+
+
+def _read(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def private_key() -> Ed25519PrivateKey:
+    """The signing key, created on first use."""
+    path = key_path()
+    cache_key = str(path)
+    key = _cache.get(cache_key)
+    if key is not None:
+        return key
+    with _lock:
+        key = _cache.get(cache_key)
+        if key is None:
+            if not path.exists():
+                try:
+                    _write_new(path, Ed25519PrivateKey.generate())
+                except FileExistsError:
+                    pass  # another process made it first: use theirs
+            key = _read(path)
+            _cache[cache_key] = key
+    return key
+
+
+def public_key() -> Ed25519PublicKey:
+    return private_key().public_key()
+
+
+def current_key_id() -> str:
+    return fc.key_id(public_key())
+
+
+def public_key_pem() -> str:
+    return fc.public_key_pem(public_key())
+
+
+def retired_keys() -> list[Ed25519PublicKey]:
+    path = key_path()
+    keys = []
+    for retired in sorted(path.parent.glob(path.name + ".*.retired")):
+        keys.append(_read(retired).public_key())
+    return keys
+
+
+def forget_cache() -> None:
+    """Tests and rotation: the next call re-reads the key file."""
+    with _lock:
+        _cache.clear()
