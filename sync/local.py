@@ -3,9 +3,9 @@ writes to its journal. Everything here is a read, except `journal`."""
 
 import json
 
-from django.db.models import Max
-
+from fiscal import chain as fiscal_chain
 from fiscal import services as fiscal_services
+from fiscal.models import WIRE_COLUMNS, SealedRecord, row_to_wire
 from sync.models import ChainSync
 
 # Journal (JET) codes. 70 and 90 are the codes certified vendors use; 71 is ours for "back online".
@@ -14,29 +14,31 @@ CODE_ONLINE = 71
 CODE_INTEGRITY_DEFECT = 90
 
 
-def _records():
-    from fiscal.models import SealedRecord
-
-    return SealedRecord.objects
-
-
 def heads() -> dict[str, tuple[int, str]]:
-    """{chain: (last seq, its hash)} for every local chain that has records."""
-    last = dict(_records().values("chain").annotate(last=Max("seq")).values_list("chain", "last"))
-    return {chain: (seq, hash_at(chain, seq) or "") for chain, seq in last.items()}
+    """{chain: (last seq, its hash)} for every local chain that has records.
+
+    Read from the records themselves, not from fiscal's ChainHead bookkeeping: what the cloud is
+    compared with is what this store can still show. One index lookup per chain."""
+    found = {}
+    for chain in fiscal_chain.CHAINS:
+        last = SealedRecord.objects.filter(chain=chain).order_by("-seq").values_list("seq", "hash").first()
+        if last is not None:
+            found[chain] = last
+    return found
 
 
 def hash_at(chain: str, seq: int) -> str | None:
-    return _records().filter(chain=chain, seq=seq).values_list("hash", flat=True).first()
+    return SealedRecord.objects.filter(chain=chain, seq=seq).values_list("hash", flat=True).first()
 
 
 def records_after(chain: str, after: int, *, limit: int, max_bytes: int) -> list[dict]:
     """The chain's records after `after`, as wire dicts in order: at most `limit` of them and about
     `max_bytes` of JSON (always at least one, however large)."""
+    rows = SealedRecord.objects.filter(chain=chain, seq__gt=after).order_by("seq").values_list(*WIRE_COLUMNS)
     batch, size = [], 0
-    for record in _records().filter(chain=chain, seq__gt=after).order_by("seq")[:limit]:
-        wire = record.to_wire()
-        size += len(json.dumps(wire, separators=(",", ":")))
+    for row in rows[:limit]:
+        wire = row_to_wire(row)
+        size += len(json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode())
         if batch and size > max_bytes:
             break
         batch.append(wire)
@@ -50,4 +52,4 @@ def backlog() -> int:
 
 
 def journal(code: int, *, message: str, details: dict | None = None) -> None:
-    fiscal_services.journal(code, message=message, operator="", device="sync", details=details or {})
+    fiscal_services.journal(code, message=message, device="sync", details=details or {})

@@ -123,6 +123,7 @@ class StoreChainMark(models.Model):
     chain = models.CharField(_("chain"), max_length=32)
     seq = models.PositiveBigIntegerField(_("sequence"), default=0)
     hash = models.CharField(_("hash"), max_length=128, blank=True)
+    signature = models.CharField(_("signature"), max_length=256, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
@@ -148,12 +149,12 @@ class ReceivedRecord(models.Model):
     type = models.CharField(_("type"), max_length=32)
     timestamp = models.DateTimeField(_("timestamp"))
     business_day = models.DateField(_("business day"), null=True, blank=True)
-    payload = models.JSONField(_("payload"))
+    payload = models.TextField(_("payload"), help_text=_("Canonical JSON text, exactly as signed."))
     prev_hash = models.CharField(_("previous hash"), max_length=128)
     hash = models.CharField(_("hash"), max_length=128)
-    signature = models.TextField(_("signature"))
-    # The rest of the wire dict (format version, operator, software version…): `wire()` rebuilds exactly
-    # what the store signed, so the cloud can re-verify it at any time without a second copy of payload.
+    signature = models.CharField(_("signature"), max_length=256)
+    # Every other field of the wire dict (format version, operator, key id, prev_signature…): `wire()`
+    # rebuilds exactly what the store signed, so the cloud can re-verify it at any time.
     envelope = models.JSONField(_("other fields as sent"), default=dict)
     received_at = models.DateTimeField(_("received"), default=timezone.now)
 

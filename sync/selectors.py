@@ -1,25 +1,26 @@
 """Reads for the cloud owner's stats page."""
 
 import datetime
+import json
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db.models import Count
 from django.utils import timezone
 
+from fiscal import chain as fiscal_chain
 from sync.models import ReceivedRecord, Refusal, Store
 
 STATS_DAYS = 14
-# Record types whose payload is a sale; cancellations and refunds carry negative totals in their payload.
-SALE_TYPES = ("receipt", "cancellation", "refund")
-SALE_CHAINS = ("receipts",)  # training receipts live in their own chain and never count
 
 
-def _amount(value) -> Decimal:
+def _total_cents(payload_text: str) -> int:
+    """A receipt's signed total (integer cents; negative for a cancellation)."""
     try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return Decimal("0")
+        total = json.loads(payload_text).get("total", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return total if type(total) is int else 0
 
 
 def store_stats(*, days: int = STATS_DAYS) -> list[dict]:
@@ -31,15 +32,15 @@ def store_stats(*, days: int = STATS_DAYS) -> list[dict]:
         ReceivedRecord.objects.values("store", "chain").annotate(n=Count("id")).values_list("store", "chain", "n")
     ):
         counts[store_id][chain] = n
-    days_by_store = defaultdict(lambda: defaultdict(lambda: {"count": 0, "total": Decimal("0.00")}))
-    sales = ReceivedRecord.objects.filter(
-        chain__in=SALE_CHAINS, type__in=SALE_TYPES, business_day__gte=since
+    days_by_store = defaultdict(lambda: defaultdict(lambda: {"count": 0, "cancelled": 0, "cents": 0}))
+    # Training receipts live in their own chain and never count.
+    receipts = ReceivedRecord.objects.filter(
+        chain=fiscal_chain.TICKET, type__in=(fiscal_chain.SALE, fiscal_chain.CANCELLATION), business_day__gte=since
     ).values_list("store", "business_day", "type", "payload")
-    for store_id, day, type_, payload in sales.iterator():
+    for store_id, day, type_, payload in receipts.iterator():
         entry = days_by_store[store_id][day]
-        if type_ == "receipt":
-            entry["count"] += 1
-        entry["total"] += _amount((payload or {}).get("total") if isinstance(payload, dict) else 0)
+        entry["count" if type_ == fiscal_chain.SALE else "cancelled"] += 1
+        entry["cents"] += _total_cents(payload)
     refusals = defaultdict(list)
     for refusal in Refusal.objects.order_by("-at")[:200]:
         if len(refusals[refusal.store_id]) < 5:
@@ -56,7 +57,10 @@ def store_stats(*, days: int = STATS_DAYS) -> list[dict]:
                     for m in store.marks.all()
                 ],
                 "records": sum(counts[store.pk].values()),
-                "days": [{"day": day, **per_day[day]} for day in sorted(per_day, reverse=True)],
+                "days": [
+                    {"day": day, **per_day[day], "total": Decimal(per_day[day]["cents"]) / 100}
+                    for day in sorted(per_day, reverse=True)
+                ],
                 "refusals": refusals.get(store.pk, []),
             }
         )

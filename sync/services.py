@@ -9,12 +9,12 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from fiscal.chain import load_public_key, parse_timestamp
 from orders.models import hash_token
 from sync import verification
 from sync.models import ReceivedRecord, Refusal, Store, StoreChainMark
@@ -55,9 +55,11 @@ def check_public_key(pem: str) -> str:
     """The PEM, stripped, if it holds a public key; ValueError otherwise."""
     pem = pem.strip()
     try:
-        load_pem_public_key(pem.encode())
-    except (ValueError, TypeError) as exc:
-        raise ValueError(_("Not a PEM public key: %(error)s") % {"error": exc}) from None
+        load_public_key(pem)  # what the verifier will load: an Ed25519 key
+    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+        raise ValueError(_("Not a PEM Ed25519 public key: %(error)s") % {"error": exc}) from None
+    if not pem.startswith("-----BEGIN PUBLIC KEY-----"):
+        raise ValueError(_("Not a PEM Ed25519 public key: give the PEM that fiscal_public_key prints."))
     return pem + "\n"
 
 
@@ -162,14 +164,16 @@ def _receive(*, store: Store, chain: str, records: list[dict]) -> dict:
         )  # fmt: skip
 
     if new:
-        start = (mark.seq, mark.hash) if mark.seq else None
+        # The verifier continues from the whole last record held (link, signature, grand total).
+        start = ReceivedRecord.objects.get(store=store, chain=chain, seq=mark.seq).wire() if mark.seq else None
         error = verification.first_error(new, store.public_key_pem, start=start)
         if error is not None:
             raise Rejected(422, error.code, error.detail, chain=chain, seq=error.seq)
         now = timezone.now()
         ReceivedRecord.objects.bulk_create([_received(store, chain, r, now) for r in new])
-        mark.seq, mark.hash, mark.updated_at = new[-1]["seq"], new[-1]["hash"], now
-        mark.save(update_fields=["seq", "hash", "updated_at"])
+        last = new[-1]
+        mark.seq, mark.hash, mark.signature, mark.updated_at = last["seq"], last["hash"], last["signature"], now
+        mark.save(update_fields=["seq", "hash", "signature", "updated_at"])
     Store.objects.filter(pk=store.pk).update(last_sync_at=timezone.now())
 
     return {
@@ -206,23 +210,20 @@ def _check_replay(*, store: Store, chain: str, records: list[dict]) -> None:
 
 
 def _received(store: Store, chain: str, record: dict, now: datetime.datetime) -> ReceivedRecord:
-    envelope = {k: v for k, v in record.items() if k != "payload"}
-    timestamp = parse_datetime(str(record.get("timestamp", ""))) or now
-    if timezone.is_naive(timestamp):
-        timestamp = timezone.make_aware(timestamp, datetime.timezone.utc)
+    """A verified wire dict as a row: the fields the cloud queries get columns, the rest stays as sent."""
     business_day = record.get("business_day")
     return ReceivedRecord(
         store=store,
         chain=chain,
         seq=record["seq"],
-        type=str(record.get("type", ""))[:32],
-        timestamp=timestamp,
+        type=record["type"],
+        timestamp=parse_timestamp(record["timestamp"]),
         business_day=parse_date(business_day) if isinstance(business_day, str) else None,
-        payload=record.get("payload"),
-        prev_hash=str(record.get("prev_hash", "")),
-        hash=str(record.get("hash", "")),
-        signature=str(record.get("signature", "")),
-        envelope=envelope,
+        payload=record["payload"],
+        prev_hash=record["prev_hash"],
+        hash=record["hash"],
+        signature=record["signature"],
+        envelope={k: v for k, v in record.items() if k != "payload"},
         received_at=now,
     )
 

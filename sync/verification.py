@@ -1,25 +1,49 @@
 """The cloud's checks of uploaded records, through fiscal's pure verifier (fiscal/chain.py): the same
-code a tax inspector's `fiscal_verify` runs, so the cloud accepts exactly what the store's own
-verification would."""
+code `fiscal_verify` runs, so the cloud accepts exactly what the store's own verification would."""
 
 from dataclasses import dataclass
+
+from fiscal import chain as fiscal_chain
 
 
 @dataclass
 class Problem:
     seq: int | None
-    code: str  # "bad_signature", "bad_link", "bad_hash", "bad_record"
+    code: str  # bad_signature, broken_link, bad_hash, invalid_record
     detail: str
 
 
-def first_error(records: list[dict], public_key_pem: str, *, start: tuple[int, str] | None) -> Problem | None:
-    """The first record of `records` that does not verify as the continuation of `start` (the cloud's
-    mark: seq and hash of the last record held; None for a chain's first upload), or None."""
-    from fiscal import chain
+# fiscal's reasons are plain English; the API gives clients a stable code as well.
+_CODES = (
+    ("bad signature", "bad_signature"),
+    ("signed with an unknown key", "bad_signature"),
+    ("broken link", "broken_link"),
+    ("hash mismatch", "bad_hash"),
+)
 
-    raise NotImplementedError
+
+def first_error(records: list[dict], public_key_pem: str, *, start: dict | None) -> Problem | None:
+    """The first record of `records` that does not verify as the continuation of `start` (the wire dict
+    of the last record the cloud holds of this chain; None for a chain's first upload), or None.
+
+    Every signature is checked (strict): the cloud keeps each record on its own, so each must stand."""
+    result = fiscal_chain.verify_chain(records, public_key_pem, start=start, strict=True)
+    if result.first_error is None:
+        return None
+    _chain, seq, reason = result.first_error
+    code = next((code for prefix, code in _CODES if reason.startswith(prefix)), "invalid_record")
+    return Problem(seq=seq, code=code, detail=f"record {seq}: {reason}")
 
 
 def sign_ack(*, store: str, chain: str, seq: int, hash: str) -> str:
-    """The cloud's signature over its acknowledgement, or "" when the cloud has no key of its own."""
-    return ""
+    """The cloud's signature over its acknowledgement {"store", "chain", "seq", "hash"} (canonical JSON),
+    with the cloud instance's own fiscal key; "" when it has none."""
+    private_key = _cloud_key()
+    if private_key is None:
+        return ""
+    document = fiscal_chain.canonical_json({"store": store, "chain": chain, "seq": seq, "hash": hash})
+    return fiscal_chain.sign_document(private_key, document.encode("utf-8"))
+
+
+def _cloud_key():
+    return None
