@@ -5,7 +5,7 @@
     menu.steak        Entrecôte 24.00, 10 % / 10 %, "Cuisson" exactly one (bleu, saignant, à point),
                       "Suppléments" 0–3 at +1.50 (sauce au poivre, frites extra, œuf)
     menu.salad        Salade César 12.50 (gluten, egg, milk)
-    menu.burger       Burger maison 16.00, "Cuisson"; a choice of the Formule midi
+    menu.burger       Burger maison 16.00, "Cuisson" and "Suppléments"; a choice of the Formule midi
     menu.fries        Frites 4.50; a side of the Formule midi
     menu.dessert      Mousse au chocolat 8.00 (egg, milk)
     menu.wine         Verre de Bordeaux 6.00, 20 % eat-in and take-away (alcohol)
@@ -66,7 +66,7 @@ def menu(db) -> SimpleNamespace:
 
     m.salad = item("Salade César", m.entrees, "12.50", "CESAR", allergen_codes=("gluten", "eggs", "milk"), position=1)
     m.steak = item("Entrecôte", m.plats, "24.00", "ENTRECOTE", groups=(m.cuisson, m.supplements), position=1)
-    m.burger = item("Burger maison", m.plats, "16.00", "BURGER", allergen_codes=("gluten", "mustard"), groups=(m.cuisson,), position=2)
+    m.burger = item("Burger maison", m.plats, "16.00", "BURGER", allergen_codes=("gluten", "mustard"), groups=(m.cuisson, m.supplements), position=2)
     m.fries = item("Frites", m.plats, "4.50", "FRITES", position=3)
     m.sandwich = item("Jambon-beurre", m.plats, "6.50", "JB", take_away="5.50", allergen_codes=("gluten", "milk"), position=4)
     m.dessert = item("Mousse au chocolat", m.desserts, "8.00", "MOUSSE", allergen_codes=("eggs", "milk"), position=1)
