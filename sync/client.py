@@ -155,6 +155,9 @@ def push(*, transport: Transport | None = None, max_batches: int | None = None) 
             report.outcome = SyncState.Outcome.REFUSED
         else:
             report.outcome = SyncState.Outcome.OK
+    if report.outcome == SyncState.Outcome.REFUSED and state.last_outcome != SyncState.Outcome.REFUSED:
+        # Credentials refused (a revoked or mistyped token): journaled once, when it starts.
+        local.journal(local.CODE_SYNC_FAILED, message=report.error or "\n".join(report.problems.values()))
     _save_state(state, report)
     return report
 

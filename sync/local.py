@@ -4,14 +4,15 @@ writes to its journal. Everything here is a read, except `journal`."""
 import json
 
 from fiscal import chain as fiscal_chain
+from fiscal import codes
 from fiscal import services as fiscal_services
 from fiscal.models import WIRE_COLUMNS, SealedRecord, row_to_wire
 from sync.models import ChainSync
 
-# Journal (JET) codes. 70 and 90 are the codes certified vendors use; 71 is ours for "back online".
-CODE_OFFLINE = 70
-CODE_ONLINE = 71
-CODE_INTEGRITY_DEFECT = 90
+CODE_OFFLINE = codes.OFFLINE  # 70
+CODE_ONLINE = codes.ONLINE  # 71
+CODE_INTEGRITY_DEFECT = codes.INTEGRITY_DEFECT  # 90
+CODE_SYNC_FAILED = codes.SYNC_FAILED  # 320: the cloud refused our credentials
 
 
 def heads() -> dict[str, tuple[int, str]]:

@@ -37,13 +37,14 @@ def first_error(records: list[dict], public_key_pem: str, *, start: dict | None)
 
 def sign_ack(*, store: str, chain: str, seq: int, hash: str) -> str:
     """The cloud's signature over its acknowledgement {"store", "chain", "seq", "hash"} (canonical JSON),
-    with the cloud instance's own fiscal key; "" when it has none."""
+    with the cloud instance's own key (`manage.py fiscal_public_key` on the cloud prints its public half)."""
     private_key = _cloud_key()
-    if private_key is None:
-        return ""
     document = fiscal_chain.canonical_json({"store": store, "chain": chain, "seq": seq, "hash": hash})
     return fiscal_chain.sign_document(private_key, document.encode("utf-8"))
 
 
 def _cloud_key():
-    return None
+    """The cloud instance's own Ed25519 key (its data dir, created on first use, like a store's)."""
+    from fiscal import keys
+
+    return keys.private_key()

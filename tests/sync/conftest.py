@@ -19,6 +19,17 @@ def public_pem(private_key) -> str:
     ).decode()
 
 
+@pytest.fixture(autouse=True)
+def fiscal_key_in_tmp(settings, tmp_path):
+    """Each test signs with a fresh key in its own temporary data dir, never the developer's var/."""
+    from fiscal import keys
+
+    settings.FISCAL_KEY_PATH = tmp_path / "fiscal_ed25519.pem"
+    keys.forget_cache()
+    yield
+    keys.forget_cache()
+
+
 @pytest.fixture
 def cloud_role():
     with override_settings(KDS_ROLE="cloud"):
@@ -27,7 +38,10 @@ def cloud_role():
 
 @pytest.fixture
 def rivoli_key():
-    return Ed25519PrivateKey.generate()
+    """This store's own signing key (what fiscal seals with), registered with the cloud as Rivoli's."""
+    from fiscal import keys
+
+    return keys.private_key()
 
 
 @pytest.fixture
@@ -85,3 +99,36 @@ def configured(settings):
 @pytest.fixture
 def cloud_transport(rivoli, configured) -> CloudTransport:
     return CloudTransport(rivoli.token)
+
+
+def insert_sealed(wires: list[dict]) -> None:
+    """Put records into this store's fiscal tables as if fiscal had sealed them (rows only)."""
+    import datetime
+
+    from fiscal import chain as fc
+    from fiscal.models import SealedRecord
+
+    for w in wires:
+        SealedRecord.objects.create(
+            version=w["v"], chain=w["chain"], seq=w["seq"], type=w["type"], type_seq=w["type_seq"],
+            timestamp=fc.parse_timestamp(w["timestamp"]), business_day=datetime.date.fromisoformat(w["business_day"]),
+            software_version=w["software_version"], operator=w["operator"], device=w["device"], key_id=w["key_id"],
+            flags=",".join(w["flags"]), payload=w["payload"], prev_hash=w["prev_hash"],
+            prev_signature=w["prev_signature"], hash=w["hash"], signature=w["signature"],
+        )  # fmt: skip
+
+
+@pytest.fixture
+def journaled(monkeypatch) -> list[tuple[int, str]]:
+    """Every journal entry sync writes, as (code, message), still passed on to fiscal's journal."""
+    from sync import local
+
+    entries = []
+    real = local.journal
+
+    def spy(code, *, message, details=None):
+        entries.append((code, message))
+        real(code, message=message, details=details)
+
+    monkeypatch.setattr(local, "journal", spy)
+    return entries
