@@ -11,10 +11,11 @@ WebSocket consumers call `device_from_scope(scope)`.
 The rest of the module is the access services the views call: pairing a browser with a device token,
 staff PINs (hashing, checking with a lock-out, the manager override) and the PIN session's idle limit.
 
-Event journal codes written here (fiscal.services.journal):
-    80 login by PIN          81 wrong PIN              82 PIN locked after too many failures
-    83 logout                84 device paired          85 pairing refused (wrong token)
-    130 access rights changed (device token issued or revoked, PIN set or unlocked)
+Event journal entries written here (fiscal.services.journal, codes from fiscal.codes):
+    LOGIN 80 (by PIN), PIN_FAILURE 81, PIN_LOCKOUT 82 (too many failures), LOGOUT 83,
+    RIGHTS_CHANGE 130 (a browser paired; a device token issued or revoked; a PIN set or unlocked).
+A wrong pairing token is only logged, not journaled: anyone on the network can send one, and the
+signed journal must not be something an unpaired stranger can fill.
 PINs and tokens never reach the journal or the logs.
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 from http.cookies import SimpleCookie
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import login, logout
@@ -41,6 +43,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fiscal import codes
 from orders.models import Device, User, hash_token
 
 logger = logging.getLogger(__name__)
@@ -141,7 +144,7 @@ def device_required(*roles: str) -> Callable:
             device = request.device
             if device is None:
                 if request.method == "GET" and not request.htmx:
-                    return redirect(f"{_pair_url()}?next={request.get_full_path()}")
+                    return redirect(f"{_pair_url()}?{urlencode({'next': request.get_full_path()})}")
                 return render(request, "access/unpaired.html", status=401)
             if roles and device.role not in roles:
                 return render(request, "access/wrong_device.html", {"roles": roles}, status=403)
@@ -168,7 +171,7 @@ def staff_required(*roles: str) -> Callable:
                     from django_htmx.http import HttpResponseClientRedirect
 
                     return HttpResponseClientRedirect(_login_url())
-                return redirect(f"{_login_url()}?next={request.get_full_path()}")
+                return redirect(f"{_login_url()}?{urlencode({'next': request.get_full_path()})}")
             if roles and not (user.is_manager or user.role in roles):
                 return render(request, "access/forbidden.html", status=403)
             note_pin_activity(request)
@@ -230,15 +233,6 @@ def device_from_scope(scope: dict) -> Device | None:
 
 # --- Journal ------------------------------------------------------------------------------------------
 
-JOURNAL_LOGIN = 80
-JOURNAL_PIN_FAILURE = 81
-JOURNAL_PIN_LOCKOUT = 82
-JOURNAL_LOGOUT = 83
-JOURNAL_DEVICE_PAIRED = 84
-JOURNAL_PAIRING_REFUSED = 85
-JOURNAL_ACCESS_CHANGE = 130
-
-
 def journal(code: int, *, message: str, operator: User | None = None, device: Device | None = None, **details) -> None:
     """Write an access event to the fiscal event journal (imported late: fiscal imports orders)."""
     from fiscal.services import journal as fiscal_journal
@@ -279,9 +273,9 @@ def pair_with_token(*, token: str, address: str) -> Device | None:
             cache.incr(key)
         except ValueError:  # expired between add and incr
             cache.set(key, 1, PAIRING_WINDOW_SECONDS)
-        journal(JOURNAL_PAIRING_REFUSED, message="pairing refused: unknown or revoked token", address=address)
+        logger.warning("Pairing refused from %s: unknown or revoked token", address)
         return None
-    journal(JOURNAL_DEVICE_PAIRED, message="browser paired", device=device, address=address)
+    journal(codes.RIGHTS_CHANGE, message="browser paired", device=device, address=address)
     return device
 
 
@@ -294,7 +288,7 @@ def issue_device_token(*, device: Device, by: User | None = None) -> str:
     device.revoked_at = None
     device.save()
     message = "device created" if creating else "device token re-issued"
-    journal(JOURNAL_ACCESS_CHANGE, message=message, operator=by, device=device, role=device.role)
+    journal(codes.RIGHTS_CHANGE, message=message, operator=by, device=device, role=device.role)
     return token
 
 
@@ -303,7 +297,7 @@ def revoke_device(*, device: Device, by: User | None = None) -> bool:
     revoked = Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if revoked:
         device.refresh_from_db(fields=["revoked_at"])
-        journal(JOURNAL_ACCESS_CHANGE, message="device revoked", operator=by, device=device)
+        journal(codes.RIGHTS_CHANGE, message="device revoked", operator=by, device=device)
     return bool(revoked)
 
 
@@ -383,13 +377,13 @@ def set_pin(*, user: User, pin: str, by: User | None = None) -> None:
     user.failed_pin_attempts = 0
     user.pin_locked_until = None
     user.save(update_fields=["pin_hash", "failed_pin_attempts", "pin_locked_until"])
-    journal(JOURNAL_ACCESS_CHANGE, message="PIN set", operator=by, staff=user.get_username())
+    journal(codes.RIGHTS_CHANGE, message="PIN set", operator=by, staff=user.get_username())
 
 
 def unlock_pin(*, user: User, by: User | None = None) -> None:
     User.objects.filter(pk=user.pk).update(failed_pin_attempts=0, pin_locked_until=None)
     user.failed_pin_attempts, user.pin_locked_until = 0, None
-    journal(JOURNAL_ACCESS_CHANGE, message="PIN unlocked", operator=by, staff=user.get_username())
+    journal(codes.RIGHTS_CHANGE, message="PIN unlocked", operator=by, staff=user.get_username())
 
 
 def pin_locked_until(user: User, *, now: datetime | None = None) -> datetime | None:
@@ -462,11 +456,11 @@ def check_pin(*, user: User, pin: str, device: Device | None = None) -> PinCheck
         User.objects.filter(pk=user.pk).update(failed_pin_attempts=0)
         user.refresh_from_db(fields=["pin_hash", "failed_pin_attempts", "pin_locked_until"])
         return PinCheck(user=user)
-    journal(JOURNAL_PIN_FAILURE, message="wrong PIN", operator=user, device=device)
+    journal(codes.PIN_FAILURE, message="wrong PIN", operator=user, device=device)
     until = _after_failure(user, now)
     user.refresh_from_db(fields=["failed_pin_attempts", "pin_locked_until"])
     if until is not None:
-        journal(JOURNAL_PIN_LOCKOUT, message="PIN locked after repeated failures", operator=user, device=device,
+        journal(codes.PIN_LOCKOUT, message="PIN locked after repeated failures", operator=user, device=device,
                 until=until.isoformat())
         logger.warning("PIN of %s locked until %s after repeated failures", user.get_username(), until)
     locked = pin_locked_until(user, now=now)
@@ -496,11 +490,11 @@ def check_manager_pin(pin: str, *, device: Device | None = None) -> User | None:
         User.objects.filter(pk=match.pk).update(failed_pin_attempts=0)
         match.refresh_from_db()
         return match
-    journal(JOURNAL_PIN_FAILURE, message="wrong manager override PIN", device=device)
+    journal(codes.PIN_FAILURE, message="wrong manager override PIN", device=device)
     for manager in claimed:
         until = _after_failure(manager, now)
         if until is not None:
-            journal(JOURNAL_PIN_LOCKOUT, message="PIN locked after repeated failures", operator=manager,
+            journal(codes.PIN_LOCKOUT, message="PIN locked after repeated failures", operator=manager,
                     device=device, until=until.isoformat())
     return None
 
@@ -523,10 +517,10 @@ def log_in_with_pin(request: HttpRequest, *, user: User, pin: str) -> PinCheck:
         return result
     previous = request.user if request.user.is_authenticated else None
     if previous is not None and previous.pk != user.pk:
-        journal(JOURNAL_LOGOUT, message="logged out: another person logged in", operator=previous, device=device)
+        journal(codes.LOGOUT, message="logged out: another person logged in", operator=previous, device=device)
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session[PIN_SESSION_KEY] = {"device": device.pk if device else None, "seen": int(time.time())}
-    journal(JOURNAL_LOGIN, message="login by PIN", operator=user, device=device)
+    journal(codes.LOGIN, message="login by PIN", operator=user, device=device)
     return result
 
 
@@ -534,7 +528,7 @@ def log_out(request: HttpRequest, *, reason: str = "logout") -> None:
     user = request.user if request.user.is_authenticated else None
     logout(request)
     if user is not None:
-        journal(JOURNAL_LOGOUT, message=f"logged out ({reason})", operator=user, device=getattr(request, "device", None))
+        journal(codes.LOGOUT, message=f"logged out ({reason})", operator=user, device=getattr(request, "device", None))
 
 
 def pin_session_expired(request: HttpRequest) -> bool:

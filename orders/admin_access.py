@@ -7,6 +7,7 @@ is_staff set (orders.access.ManagerBackend gives managers the model permissions)
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -27,7 +28,20 @@ def manager_has_permission(request: HttpRequest) -> bool:
     return user.is_active and user.is_staff and user.is_manager
 
 
+class ManagerLoginForm(AdminAuthenticationForm):
+    """The admin's login form: refuses a non-manager at the door rather than logging them in to a
+    site that then shows them nothing."""
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not user.is_manager:
+            raise forms.ValidationError(
+                _("Only managers may use the administration. Log in with a manager's account."), code="not_manager"
+            )
+
+
 admin.site.has_permission = manager_has_permission
+admin.site.login_form = ManagerLoginForm
 admin.site.site_header = _("Brigade administration")
 admin.site.site_title = _("Brigade")
 

@@ -1,0 +1,192 @@
+"""Every entry point of the real URL configuration refuses a caller that is not a paired device:
+a phone on the guest Wi-Fi gets the pairing page or 401/403 everywhere, never data.
+
+The sweep walks kds.urls, so a view added later without a decorator makes this test fail.
+"""
+
+import re
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from orders.access import device_cookie_value, revoke_device
+
+# Entry points meant for callers without a device, and why.
+PUBLIC = {
+    "orders:pair": "the pairing page itself",
+    "orders:logout": "ending a session asks for nothing (and reveals nothing)",
+    "set_language": "the language switch must work on the pairing page",
+    "javascript-catalog": "interface translations for scripts, no data",
+}
+# Cloud-only endpoints: on a store they answer 404, as if absent (sync/views.py).
+CLOUD_ONLY = {"sync:marks", "sync:records"}
+CONVERTER_SAMPLES = {"int": "1", "slug": "grill", "str": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000001"}
+
+
+def entry_points(resolver=None, prefix="", namespace=""):
+    """(url, name) for every HTTP route but the admin's (its own gate is tested below)."""
+    for entry in (resolver or get_resolver()).url_patterns:
+        route = str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin" or route.startswith("^"):
+                continue
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from entry_points(entry, prefix + route, ns)
+        elif isinstance(entry, URLPattern):
+            url = "/" + prefix + route
+            url = re.sub(r"<(?:(\w+):)?\w+>", lambda m: CONVERTER_SAMPLES[m.group(1) or "str"], url)
+            yield url, f"{namespace}{entry.name}" if entry.name else url
+
+
+ENTRY_POINTS = sorted({url: name for url, name in entry_points() if name not in PUBLIC}.items())
+
+
+def refused(response, name: str, role: str) -> bool:
+    if response.status_code == 404 and role == "store" and name in CLOUD_ONLY:
+        return True
+    if response.status_code in (401, 403, 405):
+        return True
+    location = response.get("Location", "")
+    return response.status_code in (302, 303) and location.startswith(("/pair/", "/login/", "/admin/login/"))
+
+
+def test_it_sweeps_a_real_url_configuration():
+    urls = [url for url, _name in ENTRY_POINTS]
+    assert "/" in urls and "/login/" in urls and "/api/v1/menu/" in urls
+
+
+@pytest.mark.parametrize("role", ["store", "cloud"])
+@pytest.mark.parametrize(("url", "name"), ENTRY_POINTS)
+def test_it_refuses_an_unpaired_get_everywhere(client, db, settings, url, name, role):
+    settings.KDS_ROLE = role
+    response = client.get(url)
+    assert refused(response, name, role), f"{name} ({url}) answered {response.status_code} to an unpaired browser"
+
+
+@pytest.mark.parametrize("role", ["store", "cloud"])
+@pytest.mark.parametrize(("url", "name"), ENTRY_POINTS)
+def test_it_refuses_an_unpaired_htmx_post_everywhere(client, db, settings, url, name, role):
+    settings.KDS_ROLE = role
+    response = client.post(url, {}, HTTP_HX_REQUEST="true")
+    assert refused(response, name, role), f"{name} ({url}) answered {response.status_code} to an unpaired htmx POST"
+
+
+def test_it_sends_an_unpaired_browser_from_home_to_pairing(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/pair/"
+
+
+def test_it_answers_the_menu_api_without_a_token_with_401_json(client, db):
+    response = client.get("/api/v1/menu/")
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"] == "unauthorized"
+    assert body["detail"]
+
+
+def test_it_answers_the_orders_api_with_a_till_token_with_403_json(client, kds_screen):
+    response = client.get("/api/v1/menu/", HTTP_AUTHORIZATION=f"Bearer {kds_screen.token}")
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+
+
+def test_it_refuses_the_menu_api_to_a_revoked_token(client, integration):
+    revoke_device(device=integration)
+    response = client.get("/api/v1/menu/", HTTP_AUTHORIZATION=f"Bearer {integration.token}")
+    assert response.status_code == 401
+
+
+# --- WebSockets ---------------------------------------------------------------------------------------
+
+
+def websocket_routes():
+    from kds.routing import websocket_urlpatterns
+
+    for entry in websocket_urlpatterns:
+        route = "/" + str(entry.pattern)
+        yield re.sub(r"<(?:(\w+):)?\w+>", lambda m: CONVERTER_SAMPLES[m.group(1) or "str"], route)
+
+
+def connect(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+    from kds.asgi import application
+
+    async def attempt():
+        communicator = WebsocketCommunicator(application, path, headers=[(b"host", b"testserver"), *headers])
+        connected, code = await communicator.connect(timeout=3)
+        await communicator.disconnect()
+        return connected, code
+
+    return async_to_sync(attempt)()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", list(websocket_routes()))
+def test_it_refuses_an_unpaired_websocket(path):
+    connected, _code = connect(path, [])
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", list(websocket_routes()))
+def test_it_refuses_a_websocket_with_a_tampered_cookie_or_wrong_token(path, kds_screen):
+    value = device_cookie_value(kds_screen)
+    cookie = f"{settings.DEVICE_COOKIE_NAME}={value[:-1]}{'A' if value[-1] != 'A' else 'B'}".encode()
+    assert not connect(path, [(b"cookie", cookie)])[0]
+    assert not connect(path, [(b"authorization", b"Bearer not-a-token")])[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", list(websocket_routes()))
+def test_it_refuses_a_websocket_of_a_revoked_device(path, kds_screen):
+    revoke_device(device=kds_screen)
+    assert not connect(path, [(b"authorization", f"Bearer {kds_screen.token}".encode())])[0]
+
+
+def test_it_reads_the_device_of_a_websocket_handshake(kds_screen):
+    from orders.access import device_from_scope
+
+    cookie = f"{settings.DEVICE_COOKIE_NAME}={device_cookie_value(kds_screen)}".encode()
+    assert device_from_scope({"headers": [(b"cookie", cookie)]}) == kds_screen
+    assert device_from_scope({"headers": [(b"authorization", f"Bearer {kds_screen.token}".encode())]}) == kds_screen
+    assert device_from_scope({"headers": []}) is None
+    assert device_from_scope({"headers": [(b"cookie", b"garbage;;==")]}) is None
+
+
+# --- The admin ----------------------------------------------------------------------------------------
+
+
+def test_it_sends_an_anonymous_visitor_of_the_admin_to_its_login(client, db):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_it_refuses_the_admin_to_a_server_with_staff_status(client, alice):
+    alice.is_staff = True
+    alice.set_password("a long enough password")
+    alice.save()
+    response = client.post("/admin/login/", {"username": "alice", "password": "a long enough password", "next": "/admin/"})
+    assert response.status_code == 200  # the login form again, with the reason
+    assert [e.code for e in response.context["form"].non_field_errors().as_data()] == ["not_manager"]
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/orders/device/").status_code == 302
+
+
+def test_it_lets_a_manager_log_in_to_the_admin(client, manager):
+    response = client.post("/admin/login/", {"username": "marie", "password": "correct horse battery", "next": "/admin/"})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+    # The manager holds the model permissions without a per-model list (orders.access.ManagerBackend).
+    assert client.get("/admin/orders/device/").status_code == 200
+    assert client.get("/admin/orders/user/").status_code == 200
+
+
+def test_it_refuses_the_admin_to_a_manager_without_staff_status(client, manager):
+    manager.is_staff = False
+    manager.save()
+    client.force_login(manager)
+    assert client.get("/admin/").status_code == 302
