@@ -86,7 +86,7 @@ def receipt_payload(order: Order) -> dict:
 
 
 def pre_bill_payload(order: Order) -> dict:
-    """A pre-bill ("addition"): the receipt's data before payment, with the reprint count."""
+    """A pre-bill ("addition"): the receipt's shape without payments (fiscal numbers the prints)."""
     payload = receipt_payload(order)
-    payload["pre_bill"] = order.pre_bill_count
+    del payload["payments"], payload["tips"]
     return payload

@@ -26,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fiscal import codes as jet
 from fiscal import services as fiscal
 from kds import services as kitchen
 from kds.events import publish_on_commit
@@ -55,10 +56,6 @@ MAX_COURSE = 9
 MAX_COVERS = 99
 MAX_AMOUNT = Decimal("99999.99")
 
-# JET (technical event journal) codes we write. 190 is the code certified French vendors use for a
-# cancellation; a line voided after the kitchen got it is one (the kitchen ticket is struck through, the
-# line leaves the bill), so it is journalled under 190 with details {"kind": "void_after_send", ...}.
-JET_VOID_AFTER_SEND = 190
 
 
 class OrderError(ValidationError):
@@ -611,7 +608,7 @@ def fire_course(*, order: Order, course: int) -> list[OrderLine]:
 def void_line(*, line: OrderLine, reason: str, operator: User, device: Device | None = None) -> OrderLine:
     """Void a line the kitchen has (SENT, or HELD and sent), with its set-menu components: it leaves
     the bill, the kitchen ticket shows it struck through (`kds.services.void_lines`), and the event is
-    journalled (JET code 190, `JET_VOID_AFTER_SEND`, details kind "void_after_send"). A reason is
+    journalled (JET code 195, `fiscal.codes.VOID_AFTER_SEND`, details kind "void_after_send"). A reason is
     required. Portions are not given back: the kitchen may have cooked them. Takes the order's row lock;
     the status change is a compare-and-set, so voiding twice is refused, not applied twice."""
     order = _locked(line.order)
@@ -636,7 +633,7 @@ def void_line(*, line: OrderLine, reason: str, operator: User, device: Device | 
     _reprice(order)
     kitchen.void_lines(order=order, lines=voided, reason=reason)
     fiscal.journal(
-        JET_VOID_AFTER_SEND,
+        jet.VOID_AFTER_SEND,
         message=_("Line voided after it was sent to the kitchen"),
         operator=_operator_name(operator),
         device=_device_name(device or order.device),
@@ -793,16 +790,14 @@ def apply_discount(
 
 @transaction.atomic
 def print_pre_bill(*, order: Order, operator: User, device: Device | None = None) -> tuple[Order, Any]:
-    """Count a pre-bill ("addition") and have fiscal seal it (provisional, counting its reprints).
-    Returns (order, the sealed pre-bill record or None)."""
+    """Count a pre-bill ("addition") and have fiscal seal it (`fiscal.services.seal_pre_bill`: a
+    provisional record numbered per print). Returns (order, the sealed pre-bill record)."""
     order = _locked(order)
     Order.objects.filter(pk=order.pk).update(pre_bill_count=F("pre_bill_count") + 1)
     order.refresh_from_db()
-    payload = receipts.pre_bill_payload(order)
-    seal = getattr(fiscal, "seal_pre_bill", None)  # TEMPORARY: until fiscal.services.seal_pre_bill exists
-    record = None
-    if seal is not None:
-        record = seal(payload=payload, operator=_operator_name(operator), device=_device_name(device or order.device))
+    record = fiscal.seal_pre_bill(
+        payload=receipts.pre_bill_payload(order), operator=_operator_name(operator), device=_device_name(device or order.device)
+    )
     return order, record
 
 
