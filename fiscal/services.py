@@ -16,10 +16,10 @@ import json
 import logging
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from fiscal import chain as fc
@@ -67,16 +67,91 @@ def _name(who) -> str:
 # --- the one way a record is appended ------------------------------------------------------------------
 
 
+# The three statements of a seal are the payment's hot path. The ORM spent more time compiling them
+# than the database took to run them, so they are written once per process from the models' own field
+# definitions (values still go through each field's get_db_prep_save / from_db_value).
+_sql_cache: dict[str, tuple] = {}
+
+
+def _head_sql():
+    if "head" not in _sql_cache:
+        meta = ChainHead._meta
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
+        select = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn('chain')} = %s"
+        if connection.features.has_select_for_update:
+            select += " FOR UPDATE"
+        _sql_cache["head"] = (select, [f for f in meta.concrete_fields])
+    return _sql_cache["head"]
+
+
 def _lock_head(chain: str) -> ChainHead:
-    head = ChainHead.objects.select_for_update().filter(chain=chain).first()
-    if head is None:
+    sql, fields = _head_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chain])
+        row = cursor.fetchone()
+    if row is None:
         try:
             with transaction.atomic():
                 ChainHead.objects.create(chain=chain)
         except IntegrityError:
             pass  # created meanwhile by another transaction
-        head = ChainHead.objects.select_for_update().get(chain=chain)
-    return head
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [chain])
+            row = cursor.fetchone()
+    values = [f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v for f, v in zip(fields, row)]
+    values = [_to_python(f, v) for f, v in zip(fields, values)]
+    return ChainHead.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def _to_python(field, value):
+    """Raw cursors return what the driver gives (SQLite: text for dates); normalise like the ORM does."""
+    if value is None:
+        return None
+    internal = field.get_internal_type()
+    if internal == "DateTimeField":
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if internal == "DateField" and not isinstance(value, date):
+        return date.fromisoformat(str(value))
+    return value
+
+
+_HEAD_UPDATE = ("seq", "hash", "signature", "timestamp", "business_day", "type_seqs", "grand_total")
+
+
+def _save_head(head: ChainHead, names=_HEAD_UPDATE) -> None:
+    key = "update:" + ",".join(names)
+    if key not in _sql_cache:
+        meta = ChainHead._meta
+        qn = connection.ops.quote_name
+        fields = [meta.get_field(n) for n in names]
+        sets = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+        _sql_cache[key] = (f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn('id')} = %s", fields)
+    sql, fields = _sql_cache[key]
+    params = [f.get_db_prep_save(getattr(head, f.attname), connection) for f in fields] + [head.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _insert_record(record: SealedRecord) -> None:
+    if "insert" not in _sql_cache:
+        meta = SealedRecord._meta
+        qn = connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+               f"VALUES ({', '.join(['%s'] * len(fields))})")
+        returning = connection.features.can_return_columns_from_insert
+        if returning:
+            sql += f" RETURNING {qn(meta.pk.column)}"
+        _sql_cache["insert"] = (sql, fields, returning)
+    sql, fields, returning = _sql_cache["insert"]
+    params = [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        record.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    record._state.adding = False
+    record._state.db = connection.alias
 
 
 def _append(
@@ -121,14 +196,14 @@ def _append(
             prev_hash=header["prev_hash"], prev_signature=header["prev_signature"], hash=digest,
             signature=signature, refers_to=refers_to, subject=subject, period=period,
         )
-        record.save(force_insert=True)
+        _insert_record(record)
         head.seq, head.hash, head.signature = seq, digest, signature
         head.timestamp = moment if head.timestamp is None else max(head.timestamp, moment)
         head.business_day = day
         head.type_seqs = type_seqs
         if chain in fc.TOTAL_CHAINS:
             head.grand_total = payload["grand_total"]
-        head.save(update_fields=["seq", "hash", "signature", "timestamp", "business_day", "type_seqs", "grand_total"])
+        _save_head(head)
         if flags and journal_clock:
             journal(
                 codes.CLOCK_CHANGE, message=f"clock went backwards before {chain} record {seq}",
@@ -342,7 +417,7 @@ def _close_one_day(day: date, ticket_head: ChainHead, *, operator="", device="")
     ticket_head.closed_through = day
     if last_seq:
         ticket_head.closed_seq = last_seq
-    ticket_head.save(update_fields=["closed_through", "closed_seq"])
+    _save_head(ticket_head, ("closed_through", "closed_seq"))
     journal(codes.CLOSURE_DAY, message=f"day {day} closed", operator=operator, device=device,
             details={"closure": _reference(record), "total": total, "count": count})
     return record
