@@ -259,7 +259,7 @@ def seal_cancellation(*, original: SealedRecord, operator, device, reason: str) 
     reason = str(reason).strip()
     if not reason:
         raise FiscalError("a cancellation needs a reason")
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():  # a savepoint: a refusal leaves the caller's transaction usable
         head = _lock_head(original.chain)
         if SealedRecord.objects.filter(refers_to=original, type=fc.CANCELLATION).exists():
             raise AlreadyCancelled(f"receipt {original.type_seq} is already cancelled")
@@ -311,7 +311,7 @@ def seal_copy(*, original: SealedRecord, operator, device) -> SealedRecord:
     """A reprint of a receipt: a signed "DUPLICATA n" record referring to the original (n counts up)."""
     if original.chain not in fc.TOTAL_CHAINS:
         raise FiscalError("only receipts are reprinted as copies")
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
         head = _lock_head(fc.COPY)
         number = SealedRecord.objects.filter(refers_to=original, type=fc.COPY_TYPE).count() + 1
         record = _append(
