@@ -18,6 +18,7 @@ class ChainWriter:
         self.records: list[dict] = []
         self.grand = fc.zero_grand_total()
         self.type_seqs: dict[str, int] = {}
+        self.business_day = "2026-11-26"
 
     def next(self, payload: dict | None = None, *, rtype: str | None = None) -> dict:
         rtype = rtype or fc.TYPES[self.chain][0]
@@ -33,7 +34,7 @@ class ChainWriter:
         header = {
             "v": 1, "chain": self.chain, "seq": seq, "type": rtype, "type_seq": self.type_seqs[rtype],
             "timestamp": fc.format_timestamp(T0 + datetime.timedelta(minutes=seq)),
-            "business_day": "2026-11-26", "software_version": "0.1.0", "operator": "alice", "device": "Till 1",
+            "business_day": self.business_day, "software_version": "0.1.0", "operator": "alice", "device": "Till 1",
             "key_id": self.kid, "flags": [],
             "prev_hash": prev["hash"] if prev else fc.genesis_hash(self.chain, self.key.public_key()),
             "prev_signature": prev["signature"] if prev else "",
