@@ -1,6 +1,340 @@
+"""The kitchen screens' WebSocket: /ws/kds/<station-slug>/ (and /ws/kds/ready/ for the ready board).
+
+The consumer is thin. The database is the truth and the channel layer only a doorbell ("station S has
+events up to seq N"): on each doorbell the consumer reads what changed since the last seq it sent,
+renders the same card partials as the page, and sends them as htmx out-of-band swaps.
+
+Protocol (client → server, JSON text frames; every action is idempotent: it names the target state):
+    {"action": "ping"}                                   → {"type": "pong", "seq": N} (+ catch-up if behind)
+    {"action": "resume", "seq": N}                       → the frames after N, or a snapshot
+    {"action": "bump", "ticket": 42, "to": "done"}       ("in_progress" = start, "new" = recall)
+    {"action": "recall", "ticket": 42} / {"action": "recall"} (the last bumped)
+    {"action": "item", "item": 7, "to": "done" | "new"}
+Server → client: HTML frames (htmx OOB swaps; `#kds-meta` carries data-seq) and JSON control
+frames {"type": "pong" | "ack" | "error", ...}. Refusals are error frames and change nothing.
+
+Close codes: 4401 not a paired device, 4403 not a kitchen screen, 4404 no such station,
+1009 frame too big. Connect with `?since=N` to resume after N instead of getting a snapshot.
+"""
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.conf import settings
+
+from kds import selectors, services
+from kds.models import READY_BOARD_SLUG, Station
+from orders.access import device_from_scope
+from orders.models import Device
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME = 4096  # bytes of JSON a screen may send; bump messages are ~60
+REJOIN_EVERY = 3600  # seconds: refresh group membership before channels-redis' group_expiry drops us
+
+
+@dataclass(frozen=True)
+class Board:
+    """What a socket shows: a station's tickets (prep or expo), or the ready board (which follows
+    the expo station's event numbers)."""
+
+    kind: str  # "prep", "expo", "ready"
+    station: Station | None
+
+    @property
+    def group(self) -> str:
+        return "ready" if self.kind == "ready" else self.station.group
+
+    @property
+    def key(self) -> tuple:
+        return (self.kind, self.station.pk if self.station else None)
+
+
+def resolve_board(slug: str) -> Board | None:
+    if slug == READY_BOARD_SLUG:
+        return Board("ready", selectors.expo_station())
+    station = selectors.station_by_slug(slug)
+    if station is None:
+        return None
+    return Board(station.kind, station)
+
+
+# --- Frames (synchronous: database and templates) -----------------------------------------------------
+
+
+class _FrameCache:
+    """Every screen of a station receives the same doorbell and asks the same question ("what changed
+    after seq N?"): the first one renders, the others reuse it for a few seconds. A cached answer
+    stays correct later too: any newer change has a newer event the screen will also receive."""
+
+    TTL = 5.0
+    SIZE = 256
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._frames: dict[tuple, tuple[float, int, str | None]] = {}
+
+    def get(self, key):
+        with self._lock:
+            hit = self._frames.get(key)
+        if hit and time.monotonic() - hit[0] < self.TTL:
+            return hit[1], hit[2]
+        return None
+
+    def put(self, key, seq: int, html: str | None) -> None:
+        with self._lock:
+            if len(self._frames) >= self.SIZE:
+                cutoff = time.monotonic() - self.TTL
+                self._frames = {k: v for k, v in self._frames.items() if v[0] >= cutoff}
+                if len(self._frames) >= self.SIZE:
+                    self._frames.clear()
+            self._frames[key] = (time.monotonic(), seq, html)
+
+
+frame_cache = _FrameCache()
+
+
+def render_frame(board: Board, since: int | None) -> tuple[int, str | None]:
+    """(seq, HTML frame or None when there is nothing new) for a screen that has seen `since`."""
+    key = (*board.key, since)
+    if since is not None:
+        hit = frame_cache.get(key)
+        if hit is not None:
+            return hit
+    with translation.override(settings.LANGUAGE_CODE):
+        if board.kind == "ready":
+            seq, html = _render_ready(board, since)
+        else:
+            seq, html = _render_station(board, since)
+    if since is not None:
+        frame_cache.put(key, seq, html)
+    return seq, html
+
+
+def _render_station(board: Board, since: int | None) -> tuple[int, str | None]:
+    station = board.station
+    result = selectors.catch_up(station, since)
+    if result.mode == "none":
+        return result.seq, None
+    context = {
+        "station": station,
+        "mode": result.mode,
+        "tickets": result.upserts,
+        "deletes": result.deletes,
+        "seq": result.seq,
+        "beep": result.beep,
+        "now": timezone.now(),
+        "alerts": selectors.printer_alerts() if result.mode == "snapshot" else None,
+        **selectors.side_panel(station),
+    }
+    return result.seq, render_to_string("kds/_frame.html", context)
+
+
+def _render_ready(board: Board, since: int | None) -> tuple[int, str | None]:
+    seq = selectors.last_seq(board.station) if board.station else 0
+    if since is not None and since == seq:
+        return seq, None
+    preparing, ready = selectors.ready_board(board.station)
+    context = {"preparing": preparing, "ready": ready, "seq": seq, "oob": True, "now": timezone.now()}
+    return seq, render_to_string("kds/_ready_frame.html", context)
+
+
+def render_alerts() -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return render_to_string("kds/_alerts.html", {"alerts": selectors.printer_alerts(), "oob": True})
+
+
+def render_stock(board: Board) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return render_to_string("kds/_stock.html", {"stock": selectors.menu_alerts(board.station), "oob": True})
+
+
+def current_seq(board: Board) -> int:
+    return selectors.last_seq(board.station) if board.station else 0
+
+
+def perform(board: Board, message: dict) -> dict:
+    """Run one screen action; returns the ack. Raises services.KitchenError when refused."""
+    action = message.get("action")
+    station = board.station
+    if board.kind == "ready":
+        raise services.KitchenError("read_only", "The ready board cannot change tickets.")
+    if action == "bump":
+        ticket = services.set_ticket_status(station=station, ticket_id=message.get("ticket"), to=str(message.get("to", "")))
+        return {"type": "ack", "action": action, "ticket": ticket.pk, "status": ticket.status}
+    if action == "recall":
+        if message.get("ticket") in (None, ""):
+            ticket = services.recall_last(station=station)
+        else:
+            ticket = services.set_ticket_status(station=station, ticket_id=message.get("ticket"), to="new")
+        return {"type": "ack", "action": action, "ticket": ticket.pk, "status": ticket.status}
+    if action == "item":
+        to = str(message.get("to", ""))
+        if to not in ("done", "new"):
+            raise services.KitchenError("invalid", "An item goes to \"done\" or \"new\".")
+        item = services.set_item_done(station=station, item_id=message.get("item"), done=to == "done")
+        return {"type": "ack", "action": action, "item": item.pk, "done": item.is_done}
+    raise services.KitchenError("unknown_action", "Unknown action.")
+
+
+# --- The consumer -------------------------------------------------------------------------------------
 
 
 class StationConsumer(AsyncWebsocketConsumer):
+    board: Board | None = None
+    seq: int = 0
+
     async def connect(self):
-        await self.close(code=4401)
+        # Accept first: a close code (4401…) only reaches the client over an open socket; refusing
+        # the handshake would look like a network error and make the screen retry forever.
+        await self.accept()
+        self.board = None
+        self.joined: list[str] = []
+        device = await database_sync_to_async(device_from_scope)(self.scope)
+        if device is None:
+            await self.close(code=4401)
+            return
+        if device.role != Device.Role.KDS:
+            await self.close(code=4403)
+            return
+        board = await database_sync_to_async(resolve_board)(self.scope["url_route"]["kwargs"]["station"])
+        if board is None:
+            await self.close(code=4404)
+            return
+        self.board = board
+        # Join before reading: a doorbell that rings while the snapshot is read waits in our channel.
+        await self.join_groups()
+        await self.catch_up(self.since_from_query())
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def join_groups(self) -> None:
+        groups = [self.board.group, "alerts"] + (["menu"] if self.board.kind != "ready" else [])
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = groups
+        self.joined_at = time.monotonic()
+
+    def since_from_query(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        return _as_seq(query.get("since", [None])[0])
+
+    async def catch_up(self, since: int | None) -> None:
+        """Send what changed after `since` (None: a full snapshot) and remember where we are."""
+        seq, html = await database_sync_to_async(render_frame)(self.board, since)
+        if html is not None:
+            await self.send(text_data=html)
+        self.seq = seq
+
+    # Channel-layer events -----------------------------------------------------------------------------
+
+    async def dispatch(self, message):
+        # Other apps may publish on shared groups ("alerts"); a type we do not handle is not an error.
+        try:
+            handler = getattr(self, get_handler_name(message), None)
+        except ValueError:
+            handler = None
+        if handler is None:
+            logger.debug("ignoring %r", message.get("type"))
+            return
+        await super().dispatch(message)
+
+    async def kds_event(self, event):
+        if self.board is None or self.board.station is None:
+            return
+        if event.get("station") != self.board.station.slug or not isinstance(event.get("seq"), int):
+            return
+        if event["seq"] > self.seq:
+            await self.catch_up(self.seq)
+
+    async def kds_alert(self, event):
+        if self.board is not None:
+            await self.send(text_data=await database_sync_to_async(render_alerts)())
+
+    async def menu_item(self, event):
+        if self.board is not None and self.board.kind != "ready":
+            await self.send(text_data=await database_sync_to_async(render_stock)(self.board))
+
+    # Client frames ------------------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.board is None:
+            return
+        if bytes_data is not None:
+            await self.send_error("binary", "Text frames only.")
+            return
+        if len(text_data) > MAX_FRAME:
+            await self.close(code=1009)
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.send_error("bad_json", "Frames are JSON objects.")
+            return
+        if not isinstance(message, dict):
+            await self.send_error("bad_json", "Frames are JSON objects.")
+            return
+        try:
+            await self.handle(message)
+        except services.KitchenError as exc:
+            await self.send_error(exc.code, exc.detail, message)
+        except Exception:
+            # One bad message must never take a kitchen screen down.
+            logger.exception("kds consumer: message %r failed", message.get("action"))
+            await self.send_error("server_error", "The server could not do that.", message)
+
+    async def handle(self, message: dict) -> None:
+        action = message.get("action")
+        if action == "ping":
+            await self.heartbeat()
+        elif action == "resume":
+            since = _as_seq(message.get("seq"))
+            await self.catch_up(since)
+        else:
+            ack = await database_sync_to_async(perform)(self.board, message)
+            await self.send(text_data=json.dumps(ack))
+
+    async def heartbeat(self) -> None:
+        """Every few seconds: answer, catch up if a doorbell was lost (another process without Redis,
+        a full channel), refresh the alert banner if it changed, re-join groups now and then."""
+        if time.monotonic() - self.joined_at > REJOIN_EVERY:
+            await self.join_groups()
+        seq, fingerprint = await database_sync_to_async(_heartbeat_state)(self.board)
+        if seq != self.seq:
+            await self.catch_up(self.seq)
+        if fingerprint != getattr(self, "alerts_fingerprint", None):
+            if hasattr(self, "alerts_fingerprint"):
+                await self.kds_alert({})
+            self.alerts_fingerprint = fingerprint
+        await self.send(text_data=json.dumps({"type": "pong", "seq": self.seq}))
+
+    async def send_error(self, code: str, detail: str, message: dict | None = None) -> None:
+        frame = {"type": "error", "error": code, "detail": str(detail)}
+        if message is not None:
+            for key in ("action", "ticket", "item"):
+                if isinstance(message.get(key), str | int) and len(str(message.get(key))) < 40:
+                    frame[key] = message[key]
+        await self.send(text_data=json.dumps(frame))
+
+
+def _heartbeat_state(board: Board) -> tuple[int, tuple]:
+    return current_seq(board), selectors.alerts_fingerprint()
+
+
+def _as_seq(value) -> int | None:
+    try:
+        seq = int(value)
+    except (TypeError, ValueError):
+        return None
+    return seq if 0 <= seq < 2**62 else None

@@ -1,5 +1,80 @@
-"""The demo kitchen: stations, routing, screens and a printer, for `manage.py demo`."""
+"""The demo kitchen: stations, routing, printers, for `manage.py demo` (after the demo menu).
+
+Printers: one per preparation station at 127.0.0.1 on a port nothing listens to, created *disabled*
+so that a fresh demo does not greet every screen with "printer down"; enable one in the admin
+(Kitchen › Printers) to see the retries, the alert banner and the backup printer at work.
+Screens: none are bound; a kitchen screen picks its station at /kitchen/ ("Always open this one").
+"""
+
+from django.db import transaction
+
+from kds.models import Printer, Station
+from orders.models import Category, Item
+
+STATIONS = [
+    # slug, name, kind, amber, red, position
+    ("grill", "Grill", Station.Kind.PREP, 8, 12, 10),
+    ("fry", "Friteuse", Station.Kind.PREP, 5, 8, 20),
+    ("cold", "Garde-manger", Station.Kind.PREP, 5, 8, 30),
+    ("pastry", "Pâtisserie", Station.Kind.PREP, 6, 10, 40),
+    ("bar", "Bar", Station.Kind.PREP, 3, 5, 50),
+    ("expo", "Passe", Station.Kind.EXPO, 10, 15, 90),
+]
+
+# Category (by name, case-insensitive) → stations. "Formules" is not routed: a set menu's components
+# go where their own items go.
+CATEGORY_ROUTES = {"entrées": ["cold"], "plats": ["grill"], "desserts": ["pastry"], "boissons": ["bar"]}
+
+# Item overrides, by a word in the item's name: dishes with fries need the fryer (and the grill for
+# the meat), salads are made cold even among the mains.
+ITEM_ROUTES = [
+    ("frites", ["fry"]),
+    ("fish", ["fry"]),
+    ("salade", ["cold"]),
+]
+
+PRINTER_BASE_PORT = 19100
 
 
+@transaction.atomic
 def load_demo_kitchen() -> None:
-    """Idempotent."""
+    """Idempotent: running it twice leaves the same kitchen."""
+    stations = {}
+    for slug, name, kind, amber, red, position in STATIONS:
+        station, _created = Station.objects.update_or_create(
+            slug=slug,
+            defaults={"name": name, "kind": kind, "amber_after": amber, "red_after": red, "position": position},
+        )
+        stations[slug] = station
+    Station.objects.filter(is_default=True).exclude(slug="grill").update(is_default=False)
+    Station.objects.filter(slug="grill").update(is_default=True)
+
+    categories = {c.name.lower(): c for c in Category.objects.all()}
+    for category_name, slugs in CATEGORY_ROUTES.items():
+        category = categories.get(category_name)
+        for slug in slugs:
+            if category is not None:
+                stations[slug].categories.add(category)
+
+    for item in Item.objects.filter(is_set_menu=False).select_related("category"):
+        name = item.name.lower()
+        extra = [slug for word, slugs in ITEM_ROUTES if word in name for slug in slugs]
+        if not extra:
+            continue
+        own = set(extra)
+        category_slugs = CATEGORY_ROUTES.get(item.category.name.lower(), [])
+        if "frites" in name and "plats" == item.category.name.lower():
+            own.update(category_slugs)  # steak-frites: grill and fryer
+        for slug in own:
+            stations[slug].items.add(item)
+
+    for offset, (slug, name, kind, *_rest) in enumerate(STATIONS):
+        if kind != Station.Kind.PREP:
+            continue
+        Printer.objects.get_or_create(
+            name=f"Imprimante {name}",
+            defaults={"host": "127.0.0.1", "port": PRINTER_BASE_PORT + offset, "station": stations[slug], "enabled": False},
+        )
+    bar_printer = Printer.objects.filter(name="Imprimante Bar").first()
+    if bar_printer is not None:
+        Printer.objects.filter(station__slug="pastry", backup__isnull=True).update(backup=bar_printer)

@@ -1,18 +1,437 @@
-"""Kitchen writes: tickets from orders, bumps, recalls. Every function runs inside the caller's
-transaction (or its own `transaction.atomic`) and publishes only after commit."""
+"""Kitchen writes: tickets from orders, bumps, recalls, voids, fired courses.
 
-from collections.abc import Sequence
+Every function runs inside `transaction.atomic` (joining the caller's transaction when there is one:
+orders.services calls the first three inside its order transaction) and follows one shape:
+
+1. change the tickets, compare-and-set where two screens may race
+   (`filter(id=..., status=old).update(...)`; 0 rows = someone else got there first);
+2. record what changed as StationEvents, numbered per station (`_record`);
+3. ring the stations' groups after commit (kds.events.publish_on_commit). A rolled-back order never
+   shows a ticket; a screen that missed the doorbell catches up from the events.
+
+Locking contract: `_record` takes the stations' counter rows (UPDATE … last_seq) in ascending id order
+and holds them until commit, so writers to one station queue there and its numbers are gapless and
+committed in order.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kds import lifecycle, printing
+from kds.events import publish_on_commit
+from kds.models import PrintJob, Printer, Screen, Station, StationEvent, Ticket, TicketItem
+from orders.models import Device, Order, OrderLine
+
+logger = logging.getLogger(__name__)
+
+# The doorbell every screen listens for: "station S has events up to seq N".
+EVENT_TYPE = "kds.event"
 
 
-def send_lines_to_kitchen(*, order, lines: Sequence) -> list:
+class KitchenError(Exception):
+    """A refused kitchen action. `code` goes into the screen's error frame; nothing was changed."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# --- Events -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Changes:
+    """What one service call changed, recorded as station events at the end of it."""
+
+    events: list[tuple[Station, str, Ticket | None]] = field(default_factory=list)
+
+    def add(self, station: Station, kind: str, ticket: Ticket | None = None) -> None:
+        self.events.append((station, kind, ticket))
+
+
+def _allocate(station: Station, count: int) -> int:
+    """Reserve `count` numbers at `station`; return the first. Call in ascending station id order."""
+    Station.objects.filter(pk=station.pk).update(last_seq=F("last_seq") + count)
+    last = Station.objects.values_list("last_seq", flat=True).get(pk=station.pk)
+    station.last_seq = last
+    return last - count + 1
+
+
+def _record(changes: _Changes) -> None:
+    """Number the changes per station, store them, stamp each ticket with its latest number, and
+    ring each station once after commit."""
+    by_station: dict[int, list[tuple[Station, str, Ticket | None]]] = defaultdict(list)
+    for change in changes.events:
+        by_station[change[0].pk].append(change)
+    now = timezone.now()
+    rows = []
+    for station_id in sorted(by_station):
+        station_changes = by_station[station_id]
+        station = station_changes[0][0]
+        seq = _allocate(station, len(station_changes))
+        latest: dict[int, int] = {}
+        for offset, (_station, kind, ticket) in enumerate(station_changes):
+            rows.append(StationEvent(station_id=station_id, seq=seq + offset, kind=kind, ticket=ticket, created_at=now))
+            if ticket is not None:
+                latest[ticket.pk] = seq + offset
+                ticket.seq = seq + offset
+        for ticket_id, ticket_seq in latest.items():
+            Ticket.objects.filter(pk=ticket_id).update(seq=ticket_seq)
+        _ring(station)
+    StationEvent.objects.bulk_create(rows)
+
+
+def _ring(station: Station) -> None:
+    doorbell = {"type": EVENT_TYPE, "station": station.slug, "seq": station.last_seq}
+    publish_on_commit(station.group, doorbell)
+    if station.is_expo:
+        publish_on_commit("ready", doorbell)
+
+
+# --- Routing ------------------------------------------------------------------------------------------
+
+
+def _kitchen_lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
+    """The lines to cook, fresh from the database, without set-menu headers (their components are
+    the dishes)."""
+    ids = [line.pk for line in lines if line.pk is not None]
+    fresh = (
+        OrderLine.objects.filter(pk__in=ids)
+        .exclude(status=OrderLine.Status.VOIDED)
+        .exclude(item__is_set_menu=True)
+        .select_related("item", "parent")
+        .prefetch_related("modifiers")
+        .order_by("course", "id")
+    )
+    return list(fresh)
+
+
+def route(lines: Iterable[OrderLine], stations: Sequence[Station]) -> dict[int, list[Station]]:
+    """line id → preparation stations. An item's own stations win over its category's; an item no
+    rule mentions goes to the default station (else nowhere but expo)."""
+    lines = list(lines)
+    prep = {s.pk: s for s in stations if not s.is_expo}
+    item_ids = {line.item_id for line in lines}
+    category_ids = {line.item.category_id for line in lines}
+    by_item: dict[int, list[Station]] = defaultdict(list)
+    for item_id, station_id in Station.items.through.objects.filter(
+        item_id__in=item_ids, station_id__in=prep
+    ).values_list("item_id", "station_id"):
+        by_item[item_id].append(prep[station_id])
+    by_category: dict[int, list[Station]] = defaultdict(list)
+    for category_id, station_id in Station.categories.through.objects.filter(
+        category_id__in=category_ids, station_id__in=prep
+    ).values_list("category_id", "station_id"):
+        by_category[category_id].append(prep[station_id])
+    default = [s for s in prep.values() if s.is_default]
+    routes = {}
+    for line in lines:
+        found = by_item.get(line.item_id) or by_category.get(line.item.category_id) or default
+        routes[line.pk] = sorted(found, key=lambda s: (s.position, s.pk))
+    return routes
+
+
+# --- Orders → kitchen (called by orders.services inside its transaction) ------------------------------
+
+
+def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[Ticket]:
     """Create the kitchen tickets for `lines` (one per station, by routing rules), their print jobs,
-    and publish "ticket created" after commit. Lines with status HELD appear as held."""
-    return []
+    and publish "ticket created" after commit. Lines with status HELD appear as held, one ticket per
+    held course, fired later by `fire_course`. Returns the tickets, expo tickets included."""
+    with transaction.atomic():
+        lines = _kitchen_lines(lines)
+        if not lines:
+            return []
+        stations = list(Station.objects.all())
+        expo = next((s for s in stations if s.is_expo), None)
+        routes = route(lines, stations)
+        now = timezone.now()
+
+        # One group per course state: the lines to cook now, and each held course.
+        groups: dict[int | None, list[OrderLine]] = defaultdict(list)
+        for line in lines:
+            groups[line.course if line.status == OrderLine.Status.HELD else None].append(line)
+
+        plan: list[tuple[Station, int | None, list[OrderLine]]] = []  # (station, held course, lines)
+        for course, course_lines in sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
+            per_station: dict[int, tuple[Station, list[OrderLine]]] = {}
+            for line in course_lines:
+                for station in routes[line.pk]:
+                    per_station.setdefault(station.pk, (station, []))[1].append(line)
+            if expo is not None and per_station:
+                plan.append((expo, course, [line for line in course_lines if routes[line.pk]]))
+            plan.extend((station, course, station_lines) for station, station_lines in per_station.values())
+        if not plan:
+            logger.warning("order %s: no station prepares any of its lines", order.pk)
+            return []
+
+        tickets = []
+        for station, course, station_lines in plan:
+            held = course is not None
+            tickets.append(
+                Ticket(
+                    order=order, station=station, course=course, is_rush=order.is_rush, created_at=now,
+                    status=Ticket.Status.HELD if held else Ticket.Status.NEW, sent_at=None if held else now,
+                )
+            )
+        Ticket.objects.bulk_create(tickets)
+        expo_of_course = {t.course: t for t in tickets if t.station.is_expo}
+        linked = [t for t in tickets if not t.station.is_expo and t.course in expo_of_course]
+        for ticket in linked:
+            ticket.expo_ticket = expo_of_course[ticket.course]
+        Ticket.objects.bulk_update(linked, ["expo_ticket"])
+
+        TicketItem.objects.bulk_create(
+            TicketItem(ticket=ticket, line=line, quantity=line.quantity)
+            for ticket, (_station, _course, station_lines) in zip(tickets, plan)
+            for line in station_lines
+        )
+        changes = _Changes()
+        for ticket in tickets:
+            changes.add(ticket.station, StationEvent.Kind.CREATED, ticket)
+        _record(changes)
+        _queue_prints(order, [(t, lines_) for t, (_s, _c, lines_) in zip(tickets, plan) if t.status == Ticket.Status.NEW])
+        return tickets
 
 
-def fire_course(*, order, course: int) -> None:
-    """Held lines of `course` were fired by the server: update their tickets and publish."""
+def fire_course(*, order: Order, course: int) -> None:
+    """Held lines of `course` were fired by the server: their tickets start now (timers, printing)."""
+    with transaction.atomic():
+        now = timezone.now()
+        held = list(
+            Ticket.objects.filter(order=order, course=course, status=Ticket.Status.HELD).select_related("station")
+        )
+        changes = _Changes()
+        fired = []
+        for ticket in held:
+            if Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.HELD).update(status=Ticket.Status.NEW, sent_at=now):
+                ticket.status, ticket.sent_at = Ticket.Status.NEW, now
+                changes.add(ticket.station, StationEvent.Kind.FIRED, ticket)
+                fired.append(ticket)
+        _record(changes)
+        _queue_prints(order, [(t, None) for t in fired])
 
 
-def void_lines(*, order, lines: Sequence, reason: str) -> None:
-    """Sent lines were voided: mark them on their tickets (struck through), print a void slip, publish."""
+def void_lines(*, order: Order, lines: Sequence[OrderLine], reason: str) -> None:
+    """Sent lines were voided: strike them through on their tickets, print a void slip where the
+    ticket was printed, publish. A ticket left with nothing to cook counts as done for expo."""
+    with transaction.atomic():
+        now = timezone.now()
+        line_ids = [line.pk for line in lines if line.pk is not None]
+        items = list(
+            TicketItem.objects.filter(line_id__in=line_ids, ticket__order=order, voided_at__isnull=True)
+            .select_related("ticket__station", "line")
+        )
+        if not items:
+            return
+        TicketItem.objects.filter(pk__in=[i.pk for i in items]).update(voided_at=now)
+        changes = _Changes()
+        touched: dict[int, Ticket] = {}
+        voided_lines: dict[int, list[OrderLine]] = defaultdict(list)
+        for item in items:
+            touched[item.ticket_id] = item.ticket
+            voided_lines[item.ticket_id].append(item.line)
+        for ticket in touched.values():
+            changes.add(ticket.station, StationEvent.Kind.VOIDED, ticket)
+        _update_expo({t.expo_ticket_id for t in touched.values() if t.expo_ticket_id}, changes)
+        _record(changes)
+        _queue_void_slips(order, touched.values(), voided_lines, reason)
+
+
+# --- Screens → kitchen --------------------------------------------------------------------------------
+
+
+def _ticket_at(station: Station, ticket_id) -> Ticket:
+    try:
+        ticket_id = int(ticket_id)
+    except (TypeError, ValueError):
+        raise KitchenError("unknown_ticket", _("No such ticket.")) from None
+    ticket = Ticket.objects.select_related("station").filter(pk=ticket_id).first()
+    if ticket is None:
+        raise KitchenError("unknown_ticket", _("No such ticket."))
+    if ticket.station_id != station.pk:
+        raise KitchenError("wrong_station", _("This ticket belongs to another station."))
+    return ticket
+
+
+def set_ticket_status(*, station: Station, ticket_id, to: str) -> Ticket:
+    """Move a ticket to `to` ("done" = bump, "in_progress" = start, "new" = recall). Idempotent: a
+    ticket already there raises KitchenError("already") and nothing changes. On expo, "done" means
+    served."""
+    with transaction.atomic():
+        ticket = _ticket_at(station, ticket_id)
+        try:
+            kind = lifecycle.transition(ticket.status, to)
+        except lifecycle.TransitionError as exc:
+            raise KitchenError(exc.code, _error_detail(exc.code)) from None
+        now = timezone.now()
+        fields = {"status": to}
+        if to == Ticket.Status.DONE:
+            fields.update(bumped_at=now, prep_seconds=lifecycle.prep_seconds(ticket.sent_at, now))
+        elif to == Ticket.Status.IN_PROGRESS:
+            fields.update(started_at=now)
+        else:  # recall
+            fields.update(bumped_at=None, prep_seconds=None)
+        # Compare-and-set: two screens of the station may send the same bump at the same moment.
+        if not Ticket.objects.filter(pk=ticket.pk, status=ticket.status).update(**fields):
+            raise KitchenError("conflict", _("Someone else changed this ticket first."))
+        for name, value in fields.items():
+            setattr(ticket, name, value)
+        changes = _Changes()
+        changes.add(station, kind, ticket)
+        if ticket.expo_ticket_id:
+            _update_expo({ticket.expo_ticket_id}, changes)
+        _record(changes)
+        return ticket
+
+
+def set_item_done(*, station: Station, item_id, done: bool) -> TicketItem:
+    """Bump (or un-bump) one item of a ticket. Bumping the last item bumps the ticket."""
+    with transaction.atomic():
+        try:
+            item = TicketItem.objects.select_related("ticket__station").get(pk=int(item_id))
+        except (TypeError, ValueError, TicketItem.DoesNotExist):
+            raise KitchenError("unknown_item", _("No such item.")) from None
+        ticket = item.ticket
+        if ticket.station_id != station.pk:
+            raise KitchenError("wrong_station", _("This ticket belongs to another station."))
+        if ticket.status == Ticket.Status.HELD:
+            raise KitchenError("held", _error_detail("held"))
+        if ticket.status == Ticket.Status.DONE:
+            raise KitchenError("already", _error_detail("already"))
+        if item.is_voided:
+            raise KitchenError("voided", _("This item was voided."))
+        now = timezone.now()
+        updated = (
+            TicketItem.objects.filter(pk=item.pk, done_at__isnull=True).update(done_at=now)
+            if done
+            else TicketItem.objects.filter(pk=item.pk, done_at__isnull=False).update(done_at=None)
+        )
+        if not updated:
+            raise KitchenError("already", _error_detail("already"))
+        item.done_at = now if done else None
+        changes = _Changes()
+        states = TicketItem.objects.filter(ticket=ticket).values_list("done_at", "voided_at")
+        if done and lifecycle.ticket_done_after_item_bump((d is not None, v is not None) for d, v in states):
+            fields = {"status": Ticket.Status.DONE, "bumped_at": now, "prep_seconds": lifecycle.prep_seconds(ticket.sent_at, now)}
+            if Ticket.objects.filter(pk=ticket.pk, status=ticket.status).update(**fields):
+                for name, value in fields.items():
+                    setattr(ticket, name, value)
+                changes.add(station, StationEvent.Kind.BUMPED, ticket)
+                if ticket.expo_ticket_id:
+                    _update_expo({ticket.expo_ticket_id}, changes)
+        if not changes.events:
+            changes.add(station, StationEvent.Kind.ITEM, ticket)
+            if ticket.expo_ticket_id:
+                _update_expo({ticket.expo_ticket_id}, changes)
+        _record(changes)
+        return item
+
+
+def recall_last(*, station: Station) -> Ticket:
+    """Recall the station's most recently bumped ticket (the bump bar's "R")."""
+    last = Ticket.objects.filter(station=station, status=Ticket.Status.DONE).order_by("-bumped_at", "-id").first()
+    if last is None:
+        raise KitchenError("nothing_to_recall", _("No bumped ticket to recall."))
+    return set_ticket_status(station=station, ticket_id=last.pk, to=Ticket.Status.NEW)
+
+
+def bind_screen(*, device: Device, station: Station | None, ready_board: bool = False) -> Screen:
+    """Remember which station a kitchen screen shows (None: it asks at /kitchen/)."""
+    screen, _created = Screen.objects.update_or_create(
+        device=device, defaults={"station": station, "ready_board": ready_board}
+    )
+    return screen
+
+
+# --- Expo ---------------------------------------------------------------------------------------------
+
+
+def _update_expo(expo_ids: set[int], changes: _Changes) -> None:
+    """Recompute readiness of these expo tickets after their preparation tickets changed, and
+    record an event so expo and the ready board redraw them (once per ticket and call)."""
+    if not expo_ids:
+        return
+    nothing_left = _fully_voided(expo_ids)
+    prep_states: dict[int, list[str]] = defaultdict(list)
+    for expo_id, status, ticket_id in Ticket.objects.filter(expo_ticket_id__in=expo_ids).values_list(
+        "expo_ticket_id", "status", "id"
+    ):
+        prep_states[expo_id].append(Ticket.Status.DONE if ticket_id in nothing_left else status)
+    already = {ticket.pk for _station, _kind, ticket in changes.events if ticket is not None}
+    now = timezone.now()
+    for expo in Ticket.objects.filter(pk__in=expo_ids).select_related("station"):
+        ready = lifecycle.order_ready(prep_states.get(expo.pk, []))
+        kind = StationEvent.Kind.UPDATED
+        if ready and expo.ready_at is None:
+            if Ticket.objects.filter(pk=expo.pk, ready_at__isnull=True).update(ready_at=now):
+                expo.ready_at = now
+                kind = StationEvent.Kind.READY
+        elif not ready and expo.ready_at is not None:
+            Ticket.objects.filter(pk=expo.pk).update(ready_at=None)
+            expo.ready_at = None
+        if kind == StationEvent.Kind.READY or expo.pk not in already:
+            changes.add(expo.station, kind, expo)
+
+
+def _fully_voided(expo_ids: set[int]) -> set[int]:
+    """Preparation tickets (of these expo tickets) whose every item was voided: nothing to wait for."""
+    open_items = TicketItem.objects.filter(ticket__expo_ticket_id__in=expo_ids, voided_at__isnull=True)
+    with_work = set(open_items.values_list("ticket_id", flat=True))
+    return set(Ticket.objects.filter(expo_ticket_id__in=expo_ids).exclude(pk__in=with_work).values_list("pk", flat=True))
+
+
+# --- Printing (the outbox; kds.printing prints) -------------------------------------------------------
+
+
+def _station_printers(station_ids: Iterable[int]) -> dict[int, Printer]:
+    printers = {}
+    for printer in Printer.objects.filter(station_id__in=set(station_ids), enabled=True).order_by("pk"):
+        printers.setdefault(printer.station_id, printer)
+    return printers
+
+
+def _queue_prints(order: Order, tickets: list[tuple[Ticket, list[OrderLine] | None]]) -> None:
+    """Queue a kitchen ticket print for each ticket whose station has a printer (lines None: read)."""
+    printers = _station_printers(t.station_id for t, _lines in tickets)
+    jobs = []
+    for ticket, lines in tickets:
+        printer = printers.get(ticket.station_id)
+        if printer is None:
+            continue
+        if lines is None:
+            lines = [i.line for i in ticket.items.select_related("line").prefetch_related("line__modifiers")]
+        data = printing.render_ticket(printing.ticket_spec(ticket, order, lines))
+        jobs.append(PrintJob(printer=printer, ticket=ticket, kind=PrintJob.Kind.TICKET, data=data))
+    PrintJob.objects.bulk_create(jobs)
+
+
+def _queue_void_slips(order: Order, tickets: Iterable[Ticket], lines: dict[int, list[OrderLine]], reason: str) -> None:
+    tickets = [t for t in tickets if t.status != Ticket.Status.HELD]
+    printers = _station_printers(t.station_id for t in tickets)
+    printed = set(
+        PrintJob.objects.filter(ticket__in=tickets, kind=PrintJob.Kind.TICKET).values_list("ticket_id", flat=True)
+    )
+    jobs = []
+    for ticket in tickets:
+        printer = printers.get(ticket.station_id)
+        if printer is not None and ticket.pk in printed:
+            spec = printing.ticket_spec(ticket, order, lines[ticket.pk], void_reason=reason or "-")
+            jobs.append(PrintJob(printer=printer, ticket=ticket, kind=PrintJob.Kind.VOID, data=printing.render_ticket(spec)))
+    PrintJob.objects.bulk_create(jobs)
+
+
+def _error_detail(code: str) -> str:
+    return {
+        "already": _("Already done: nothing changed."),
+        "held": _("This course is held: it has not been fired yet."),
+        "invalid": _("This ticket cannot go to that state."),
+    }.get(code, _("Refused."))

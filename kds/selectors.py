@@ -1,0 +1,249 @@
+"""Kitchen reads: what a screen shows (the page, the WebSocket snapshot and catch-up frames all read
+through here, so first load and live update never drift apart) and the speed-of-service report."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from kds import lifecycle
+from kds.models import Printer, PrintJob, Station, StationEvent, Ticket, TicketItem
+from orders.models import Item
+
+RECALL_WINDOW = timedelta(minutes=30)
+RECALL_LIMIT = 6
+REPLAY_LIMIT = 200  # events; a screen further behind gets a full snapshot
+READY_BOARD_KEEP = timedelta(minutes=20)  # a ready order nobody served leaves the board after this
+
+
+def station_by_slug(slug: str) -> Station | None:
+    return Station.objects.filter(slug=slug).first()
+
+
+def expo_station() -> Station | None:
+    return Station.objects.filter(kind=Station.Kind.EXPO).first()
+
+
+def last_seq(station: Station) -> int:
+    return Station.objects.values_list("last_seq", flat=True).get(pk=station.pk)
+
+
+def _cards(queryset):
+    """Tickets with everything a card shows, in a fixed number of queries."""
+    items = TicketItem.objects.select_related("line__item", "line__parent").prefetch_related(
+        "line__modifiers", "line__item__allergens"
+    )
+    return queryset.select_related("order__table", "order__server", "station").prefetch_related(
+        Prefetch("items", queryset=items)
+    )
+
+
+def _decorate_expo(tickets: list[Ticket]) -> None:
+    """Expo cards show, per item and per ticket, which stations have done their part."""
+    expo_ids = [t.pk for t in tickets if t.station.is_expo]
+    if not expo_ids:
+        return
+    progress: dict[int, list[Ticket]] = defaultdict(list)
+    line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
+    prep = (
+        Ticket.objects.filter(expo_ticket_id__in=expo_ids)
+        .select_related("station")
+        .prefetch_related("items")
+        .order_by("station__position", "station__name")
+    )
+    for ticket in prep:
+        progress[ticket.expo_ticket_id].append(ticket)
+        for item in ticket.items.all():
+            line_stations[item.line_id].append((ticket.station, ticket.status == Ticket.Status.DONE or item.is_done))
+    for ticket in tickets:
+        ticket.prep_progress = progress.get(ticket.pk, [])
+        for item in ticket.items.all():
+            item.stations = line_stations.get(item.line_id, [])
+
+
+def _sorted(tickets) -> list[Ticket]:
+    tickets = list(tickets)
+    active = lifecycle.sort_tickets(t for t in tickets if t.status != Ticket.Status.HELD)
+    held = sorted((t for t in tickets if t.status == Ticket.Status.HELD), key=lambda t: (t.course or 0, t.pk))
+    return active + held
+
+
+def open_tickets(station: Station) -> list[Ticket]:
+    tickets = list(_cards(Ticket.objects.filter(station=station).exclude(status=Ticket.Status.DONE)))
+    _decorate_expo(tickets)
+    return _sorted(tickets)
+
+
+def tickets_by_id(station: Station, ids) -> dict[int, Ticket]:
+    tickets = list(_cards(Ticket.objects.filter(station=station, pk__in=ids)))
+    _decorate_expo(tickets)
+    return {t.pk: t for t in tickets}
+
+
+def recently_bumped(station: Station) -> list[Ticket]:
+    since = timezone.now() - RECALL_WINDOW
+    return list(
+        Ticket.objects.filter(station=station, status=Ticket.Status.DONE, bumped_at__gte=since)
+        .select_related("order__table")
+        .order_by("-bumped_at", "-id")[:RECALL_LIMIT]
+    )
+
+
+@dataclass
+class AllDayRow:
+    name: str
+    quantity: int
+
+
+def all_day(station: Station) -> list[AllDayRow]:
+    """How many of each dish are still to make across the station's open tickets (held courses
+    excluded: they are not to be started)."""
+    counts: Counter = Counter()
+    items = TicketItem.objects.filter(
+        ticket__station=station,
+        ticket__status__in=[Ticket.Status.NEW, Ticket.Status.IN_PROGRESS],
+        voided_at__isnull=True,
+        done_at__isnull=True,
+    ).values_list("line__kitchen_name", "line__name", "quantity")
+    for kitchen_name, name, quantity in items:
+        counts[kitchen_name or name] += quantity
+    return [AllDayRow(name, qty) for name, qty in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+@dataclass
+class StockRow:
+    name: str
+    remaining: int | None  # None: unavailable ("86")
+
+
+def menu_alerts(station: Station) -> list[StockRow]:
+    """Dishes this station makes that are 86'd (unavailable or none left) or running low."""
+    items = Item.objects.filter(Q(available=False) | Q(remaining__lte=5), is_set_menu=False)
+    if not station.is_expo:
+        items = items.filter(Q(stations=station) | Q(stations__isnull=True, category__stations=station)).distinct()
+    rows = []
+    for item in items.order_by("name")[:30]:
+        out = not item.available or item.remaining == 0
+        rows.append(StockRow(item.kitchen_name or item.name, None if out else item.remaining))
+    return rows
+
+
+def side_panel(station: Station) -> dict:
+    """The side column of a station screen: all-day counts, 86'd dishes, recently bumped."""
+    return {"all_day": all_day(station), "stock": menu_alerts(station), "recall": recently_bumped(station)}
+
+
+def printer_alerts() -> list[dict]:
+    """Printers marked down, with the number of jobs waiting for them."""
+    alerts = []
+    for printer in Printer.objects.filter(down_since__isnull=False, enabled=True).select_related("station", "backup"):
+        waiting = PrintJob.objects.filter(
+            printer=printer, status__in=[PrintJob.Status.PENDING, PrintJob.Status.PRINTING]
+        ).count()
+        alerts.append({"printer": printer, "waiting": waiting})
+    return alerts
+
+
+def alerts_fingerprint() -> tuple:
+    return tuple(Printer.objects.filter(down_since__isnull=False, enabled=True).order_by("pk").values_list("pk", flat=True))
+
+
+# --- Catch-up (WebSocket frames) ----------------------------------------------------------------------
+
+
+@dataclass
+class CatchUp:
+    mode: str  # "none", "replay" or "snapshot"
+    seq: int
+    upserts: list[Ticket]
+    deletes: list[int]
+    beep: bool
+
+
+def catch_up(station: Station, since: int | None, *, open_statuses_only: bool = True) -> CatchUp:
+    """What a screen that has seen events up to `since` needs: the tickets that changed since then,
+    re-read from the database (cards to draw, cards to remove), or everything (snapshot)."""
+    seq = last_seq(station)
+    if since is None:
+        mode = "snapshot"
+    else:
+        first = None
+        if since < seq:
+            first = StationEvent.objects.filter(station=station, seq__gt=since).order_by("seq").values_list("seq", flat=True).first()
+        mode = lifecycle.plan_catch_up(since, seq, first, limit=REPLAY_LIMIT)
+    if mode == "none":
+        return CatchUp("none", seq, [], [], False)
+    if mode == "snapshot":
+        return CatchUp("snapshot", seq, open_tickets(station), [], False)
+    events = list(
+        StationEvent.objects.filter(station=station, seq__gt=since, seq__lte=seq).values_list("ticket_id", "kind")
+    )
+    ticket_ids = {ticket_id for ticket_id, _kind in events if ticket_id is not None}
+    found = tickets_by_id(station, ticket_ids)
+    upserts = _sorted(t for t in found.values() if t.status != Ticket.Status.DONE)
+    deletes = sorted(ticket_ids - {t.pk for t in upserts})
+    beep = any(kind in (StationEvent.Kind.CREATED, StationEvent.Kind.FIRED, StationEvent.Kind.RECALLED) for _t, kind in events)
+    return CatchUp("replay", seq, upserts, deletes, beep)
+
+
+# --- Ready board --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BoardOrder:
+    order_id: int
+    number: int
+    seq: int
+
+
+def ready_board(expo: Station | None) -> tuple[list[BoardOrder], list[BoardOrder]]:
+    """(in preparation, ready) order numbers, from the expo tickets: an order is ready when every
+    expo ticket that is not held is ready, and leaves the board when expo serves it."""
+    if expo is None:
+        return [], []
+    recent = timezone.now() - READY_BOARD_KEEP
+    tickets = (
+        Ticket.objects.filter(station=expo, status__in=[Ticket.Status.NEW, Ticket.Status.IN_PROGRESS])
+        .filter(Q(ready_at__isnull=True) | Q(ready_at__gte=recent))
+        .select_related("order")
+        .order_by("sent_at", "id")
+    )
+    by_order: dict[int, list[Ticket]] = {}
+    for ticket in tickets:
+        by_order.setdefault(ticket.order_id, []).append(ticket)
+    preparing, ready = [], []
+    for order_tickets in by_order.values():
+        order = order_tickets[0].order
+        entry = BoardOrder(order.pk, order.number, max(t.seq for t in order_tickets))
+        (ready if all(t.ready_at for t in order_tickets) else preparing).append(entry)
+    return preparing, ready
+
+
+# --- Speed of service ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SpeedCell:
+    count: int
+    average_seconds: int
+
+
+def speed_of_service(day: date) -> tuple[list[Station], list[int], dict[tuple[int, int], SpeedCell]]:
+    """For one local day: the stations, the hours that saw tickets, and per (station id, hour) the
+    number of bumped tickets and their average sent→bumped time."""
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(datetime.combine(day, time.min), tz)
+    end = start + timedelta(days=1)
+    rows = Ticket.objects.filter(sent_at__gte=start, sent_at__lt=end, prep_seconds__isnull=False).values_list(
+        "station_id", "sent_at", "prep_seconds"
+    )
+    sums: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for station_id, sent_at, seconds in rows:
+        sums[(station_id, timezone.localtime(sent_at, tz).hour)].append(seconds)
+    cells = {key: SpeedCell(len(values), round(sum(values) / len(values))) for key, values in sums.items()}
+    station_ids = {key[0] for key in cells}
+    stations = list(Station.objects.filter(pk__in=station_ids))
+    hours = sorted({key[1] for key in cells})
+    return stations, hours, cells

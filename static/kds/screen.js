@@ -1,0 +1,449 @@
+/* Kitchen screens: the socket under htmx's ws extension, and everything a cook touches.
+ *
+ * Why a socket of our own: htmx's ws extension reconnects only after abnormal closes (1006, 1011…),
+ * not after a clean 1000/1001 (a server restart), and knows nothing of where the screen was. So
+ * htmx.createWebSocket returns a KdsSocket that looks like one WebSocket to htmx but, underneath,
+ *   - reconnects after any close with backoff, resuming with ?since=<last seq seen>;
+ *   - pings every few seconds and treats silence as a dead link (half-open TCP, sleeping Wi-Fi);
+ *   - shows the "reconnecting" overlay whenever it is not live: never a stale screen that looks live;
+ *   - stops on the server's 44xx refusals (unpaired, not a kitchen screen, unknown station).
+ * HTML frames go to htmx (out-of-band swaps by id); JSON frames (pong, ack, error) are handled here.
+ */
+(function () {
+  "use strict";
+
+  var board = document.getElementById("kds");
+  if (!board || !window.htmx) return;
+
+  var PING_EVERY = 8000;
+  var STALE_AFTER = 20000;
+  var CONNECT_TIMEOUT = 10000;
+  var FATAL = { 4401: "unpaired", 4403: "wrong_role", 4404: "unknown_station" };
+  var overlay = document.getElementById("kds-overlay");
+  var statusEl = document.getElementById("kds-status");
+  var strings = (document.getElementById("kds-strings") || board).dataset;
+  var serverOffset = 0; // server clock minus this screen's clock, in ms
+
+  function lastSeq() { return parseInt(board.dataset.seq || "0", 10) || 0; }
+
+  // --- Connection state --------------------------------------------------------------------------
+
+  var overlayTimer = null;
+  function setState(state, reason) {
+    board.dataset.state = state;
+    if (statusEl) {
+      statusEl.dataset.state = state;
+      var text = statusEl.querySelector(".kds-status-text");
+      if (text) text.textContent = state === "live" ? strings.live : strings.offline;
+    }
+    if (!overlay) return;
+    var title = overlay.querySelector(".kds-overlay-title");
+    clearTimeout(overlayTimer);
+    if (state === "live") {
+      overlay.hidden = true;
+    } else if (state === "fatal") {
+      title.textContent = title.dataset[reason] || reason;
+      overlay.hidden = false;
+    } else {
+      title.textContent = title.dataset[state] || title.dataset.reconnecting;
+      // A first connection usually takes milliseconds: do not flash the overlay for it.
+      overlayTimer = setTimeout(function () { overlay.hidden = false; }, state === "connecting" ? 1500 : 0);
+    }
+  }
+
+  function KdsSocket(url) {
+    this.url = url;
+    this.CONNECTING = 0; this.OPEN = 1; this.CLOSING = 2; this.CLOSED = 3;
+    this.binaryType = "blob";
+    this.onopen = null; this.onclose = null; this.onerror = null;
+    this.listeners = {};
+    this.ws = null;
+    this.stopped = false;
+    this.attempt = 0;
+    this.lastHeard = 0;
+    this.lastPing = 0;
+    this.openedAt = 0;
+    var self = this;
+    this.timer = setInterval(function () { self.watch(); }, 1000);
+    this.connect();
+    window.kdsSocket = this;
+  }
+
+  Object.defineProperty(KdsSocket.prototype, "readyState", {
+    // While reconnecting htmx sees CONNECTING and queues what the cook sends; the queue is flushed
+    // on the next open (every message names its target state, so a late one is harmless).
+    get: function () {
+      if (this.stopped) return 3;
+      return this.ws && this.ws.readyState === 1 ? 1 : 0;
+    }
+  });
+
+  KdsSocket.prototype.addEventListener = function (type, fn) {
+    (this.listeners[type] = this.listeners[type] || []).push(fn);
+  };
+  KdsSocket.prototype.removeEventListener = function (type, fn) {
+    this.listeners[type] = (this.listeners[type] || []).filter(function (f) { return f !== fn; });
+  };
+  KdsSocket.prototype.emit = function (type, event) {
+    (this.listeners[type] || []).forEach(function (fn) { fn(event); });
+  };
+
+  KdsSocket.prototype.send = function (data) {
+    if (this.ws && this.ws.readyState === 1) this.ws.send(data);
+  };
+
+  KdsSocket.prototype.close = function () {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
+    if (this.ws) this.ws.close(1000);
+  };
+
+  KdsSocket.prototype.connect = function () {
+    var self = this;
+    var url = this.url + (this.url.indexOf("?") >= 0 ? "&" : "?") + "since=" + lastSeq();
+    var ws = new WebSocket(url);
+    this.ws = ws;
+    this.openedAt = Date.now();
+    setState(this.attempt ? "reconnecting" : "connecting");
+    ws.onopen = function (e) {
+      if (ws !== self.ws) return;
+      self.attempt = 0;
+      self.lastHeard = Date.now();
+      setState("live");
+      if (self.onopen) self.onopen(e);
+    };
+    ws.onmessage = function (e) {
+      if (ws !== self.ws) return;
+      self.lastHeard = Date.now();
+      self.receive(e.data);
+    };
+    ws.onclose = function (e) {
+      if (ws !== self.ws) return;
+      self.ws = null;
+      self.closed(e);
+    };
+    ws.onerror = function () { /* a close event follows */ };
+  };
+
+  KdsSocket.prototype.closed = function (e) {
+    if (this.stopped) return;
+    if (FATAL[e.code]) {
+      this.stopped = true;
+      setState("fatal", FATAL[e.code]);
+      if (this.onclose) this.onclose(e);
+      // Pairing or station changed on the server: the page itself will say what to do.
+      setTimeout(function () { location.reload(); }, 30000);
+      return;
+    }
+    this.retry();
+  };
+
+  KdsSocket.prototype.retry = function () {
+    var self = this;
+    setState("reconnecting");
+    var delay = Math.min(10000, 500 * Math.pow(2, this.attempt)) * (0.5 + Math.random() / 2);
+    this.attempt += 1;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(function () { self.connect(); }, delay);
+  };
+
+  KdsSocket.prototype.drop = function () {
+    // Abandon the current socket without waiting for a close handshake a dead link never finishes.
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) { try { ws.close(4000); } catch (err) { /* already closing */ } }
+    this.retry();
+  };
+
+  KdsSocket.prototype.watch = function () {
+    if (this.stopped || !this.ws) return;
+    var now = Date.now();
+    if (this.ws.readyState === 0 && now - this.openedAt > CONNECT_TIMEOUT) return this.drop();
+    if (this.ws.readyState !== 1) return;
+    if (now - this.lastHeard > STALE_AFTER) return this.drop();
+    if (now - this.lastPing > PING_EVERY) {
+      this.lastPing = now;
+      this.ws.send('{"action":"ping"}');
+    }
+  };
+
+  KdsSocket.prototype.receive = function (data) {
+    if (typeof data !== "string") return;
+    if (data.charAt(0) === "{") {
+      var message;
+      try { message = JSON.parse(data); } catch (err) { return; }
+      control(message);
+      return;
+    }
+    preparePlaceholders(data);
+    this.emit("message", new MessageEvent("message", { data: data }));
+  };
+
+  // A card the screen does not have yet (new, recalled, or missed) arrives as an out-of-band swap
+  // "by id": give htmx an empty element with that id, in the list named by data-kds-upsert.
+  function preparePlaceholders(html) {
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    Array.prototype.forEach.call(tpl.content.children, function (el) {
+      var list = el.getAttribute("data-kds-upsert");
+      if (list && el.id && !document.getElementById(el.id)) {
+        var container = document.getElementById(list);
+        if (container) {
+          var placeholder = document.createElement("div");
+          placeholder.id = el.id;
+          container.appendChild(placeholder);
+        }
+      }
+    });
+  }
+
+  function control(message) {
+    if (message.type === "error") toast(message.detail || message.error);
+  }
+
+  htmx.createWebSocket = function (url) { return new KdsSocket(url); };
+
+  // The extension would add the page's CSRF header to every message: the socket does not need it.
+  document.body.addEventListener("htmx:wsConfigSend", function (e) { e.detail.headers = null; });
+
+  // --- After every frame ---------------------------------------------------------------------------
+
+  board.addEventListener("htmx:wsAfterMessage", afterFrame);
+
+  function afterFrame() {
+    var meta = document.getElementById("kds-meta");
+    if (meta) {
+      if (meta.dataset.seq) board.dataset.seq = meta.dataset.seq;
+      if (meta.dataset.now) serverOffset = parseInt(meta.dataset.now, 10) - Date.now();
+      if (meta.dataset.beep === "1") { meta.dataset.beep = "0"; beep(); }
+    }
+    arrange();
+    tick();
+  }
+
+  // --- Cards: order, pages, selection, timers ------------------------------------------------------
+
+  var page = 0;
+  var selected = null; // ticket id
+
+  function cards() { return Array.prototype.slice.call(document.querySelectorAll("#tickets > .ticket")); }
+
+  function sortKey(card) {
+    var held = card.dataset.status === "held" ? 1 : 0;
+    var rush = card.dataset.rush === "1" ? 0 : 1;
+    var sent = parseInt(card.dataset.sent || "0", 10) || 0;
+    return [held, rush, sent, parseInt(card.dataset.ticket, 10) || 0];
+  }
+
+  function compare(a, b) {
+    var ka = sortKey(a), kb = sortKey(b);
+    for (var i = 0; i < ka.length; i++) { if (ka[i] !== kb[i]) return ka[i] - kb[i]; }
+    return 0;
+  }
+
+  function perPage(list) {
+    var container = document.getElementById("tickets");
+    if (!container || !list.length) return 1;
+    var width = container.clientWidth, height = container.clientHeight;
+    var columns = Math.max(1, Math.floor(width / 270));
+    var rows = Math.max(1, Math.floor(height / 330));
+    return columns * rows;
+  }
+
+  function arrange() {
+    var container = document.getElementById("tickets");
+    if (!container) return;
+    // Placeholders htmx did not fill (a frame that failed) must not linger.
+    Array.prototype.forEach.call(container.querySelectorAll(":scope > div:not(.ticket)"), function (el) {
+      if (!el.children.length) el.remove();
+    });
+    var list = cards();
+    var sorted = list.slice().sort(compare);
+    var same = sorted.every(function (card, i) { return card === list[i]; });
+    if (!same) sorted.forEach(function (card) { container.appendChild(card); });
+    var empty = container.querySelector(".tickets-empty");
+    if (empty) { empty.hidden = sorted.length > 0; container.appendChild(empty); }
+    var size = perPage(sorted);
+    var pages = Math.max(1, Math.ceil(sorted.length / size));
+    page = Math.min(page, pages - 1);
+    sorted.forEach(function (card, i) {
+      card.hidden = Math.floor(i / size) !== page;
+      card.dataset.position = (i % size) + 1;
+    });
+    var pageEl = document.getElementById("kds-page");
+    if (pageEl) {
+      var more = sorted.length - (page + 1) * size;
+      pageEl.textContent = pages > 1
+        ? pageEl.dataset.label + " " + (page + 1) + "/" + pages + (more > 0 ? " · +" + more + " " + pageEl.dataset.more : "")
+        : "";
+    }
+    var visible = sorted.filter(function (card) { return !card.hidden; });
+    if (!visible.some(function (card) { return card.dataset.ticket === selected; })) {
+      selected = visible.length ? visible[0].dataset.ticket : null;
+    }
+    list.forEach(function (card) { card.classList.toggle("selected", card.dataset.ticket === selected); });
+  }
+
+  function visibleCards() { return cards().filter(function (card) { return !card.hidden; }).sort(compare); }
+
+  function select(card) {
+    if (!card) return;
+    selected = card.dataset.ticket;
+    cards().forEach(function (c) { c.classList.toggle("selected", c === card); });
+  }
+
+  function move(step) {
+    var list = visibleCards();
+    if (!list.length) return;
+    var index = list.findIndex(function (card) { return card.dataset.ticket === selected; });
+    select(list[Math.max(0, Math.min(list.length - 1, index + step))]);
+  }
+
+  function turnPage(step) {
+    page = Math.max(0, page + step);
+    selected = null;
+    arrange();
+  }
+
+  function submit(form) {
+    if (form && board.dataset.state === "live") form.requestSubmit();
+  }
+
+  function selectedCard() {
+    return selected ? document.getElementById("ticket-" + selected) : null;
+  }
+
+  var amber = (parseInt(board.dataset.amber, 10) || 5) * 60;
+  var red = (parseInt(board.dataset.red, 10) || 8) * 60;
+
+  function tick() {
+    var now = Date.now() + serverOffset;
+    cards().forEach(function (card) {
+      var sent = parseInt(card.dataset.sent || "", 10);
+      var timer = card.querySelector(".ticket-timer");
+      if (!sent || !timer) return;
+      var seconds = Math.max(0, Math.floor((now - sent) / 1000));
+      timer.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+      var colour = seconds >= red ? "red" : seconds >= amber ? "amber" : "green";
+      card.classList.remove("timer-green", "timer-amber", "timer-red");
+      card.classList.add("timer-" + colour);
+    });
+    var clock = document.getElementById("kds-clock");
+    if (clock) clock.textContent = new Date(now).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  // --- Bump bar and touch --------------------------------------------------------------------------
+
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.altKey || e.metaKey || board.dataset.kind === "ready") return;
+    var key = e.key;
+    var handled = true;
+    if (key === "ArrowRight" || key === "ArrowDown") move(1);
+    else if (key === "ArrowLeft" || key === "ArrowUp") move(-1);
+    else if (/^[1-9]$/.test(key)) select(visibleCards()[parseInt(key, 10) - 1]);
+    else if (key === "Enter" || key === " ") {
+      var card = selectedCard();
+      submit(card && card.querySelector("form.bump"));
+    } else if (key === "s" || key === "S") {
+      var started = selectedCard();
+      var form = started && started.querySelector('form input[name="to"][value="in_progress"]');
+      submit(form && form.form);
+    } else if (key === "r" || key === "R") submit(document.getElementById("recall-last"));
+    else if (key === "PageDown" || key === "+") turnPage(1);
+    else if (key === "PageUp" || key === "-") turnPage(-1);
+    else if (key === "m" || key === "M") toggleSound();
+    else if (key === "f" || key === "F") fullScreen();
+    else handled = false;
+    if (handled) e.preventDefault();
+  });
+
+  board.addEventListener("click", function (e) {
+    var card = e.target.closest && e.target.closest(".ticket");
+    if (card) select(card);
+  });
+
+  // --- Sound, wake lock, full screen ---------------------------------------------------------------
+
+  var audio = null;
+  var soundKey = "kds-sound-" + (board.dataset.station || board.dataset.kind);
+
+  function soundOn() {
+    var saved = localStorage.getItem(soundKey);
+    return saved === null ? board.dataset.sound === "1" : saved === "1";
+  }
+
+  function showSound() {
+    var button = document.getElementById("kds-sound");
+    if (!button) return;
+    button.textContent = soundOn() ? "🔔" : "🔕";
+    button.setAttribute("aria-pressed", soundOn() ? "true" : "false");
+  }
+
+  function toggleSound() {
+    localStorage.setItem(soundKey, soundOn() ? "0" : "1");
+    showSound();
+    if (soundOn()) beep();
+  }
+
+  function beep() {
+    if (!soundOn()) return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") { audio.resume(); }
+      [0, 0.18].forEach(function (at) {
+        var osc = audio.createOscillator(), gain = audio.createGain();
+        osc.type = "square";
+        osc.frequency.value = 1046;
+        gain.gain.value = 0.15;
+        osc.connect(gain); gain.connect(audio.destination);
+        osc.start(audio.currentTime + at);
+        osc.stop(audio.currentTime + at + 0.12);
+      });
+      board.dataset.beeps = String((parseInt(board.dataset.beeps || "0", 10) || 0) + 1);
+    } catch (err) { /* no audio device: the screen still works */ }
+  }
+
+  // Browsers allow sound only after a first touch: unlock it then.
+  document.addEventListener("pointerdown", function () {
+    if (audio && audio.state === "suspended") audio.resume();
+  }, { once: true });
+
+  var wakeLock = null;
+  function keepAwake() {
+    if (!("wakeLock" in navigator) || document.visibilityState !== "visible") return;
+    navigator.wakeLock.request("screen").then(function (lock) { wakeLock = lock; }, function () { /* not allowed */ });
+  }
+  document.addEventListener("visibilitychange", keepAwake);
+
+  function fullScreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(function () {});
+  }
+
+  function toast(text) {
+    var box = document.getElementById("toasts");
+    if (!box || !text) return;
+    var el = document.createElement("div");
+    el.className = "banner banner-warn kds-toast";
+    el.textContent = text;
+    box.appendChild(el);
+    setTimeout(function () { el.remove(); }, 4000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var sound = document.getElementById("kds-sound");
+    if (sound) sound.addEventListener("click", toggleSound);
+    var full = document.getElementById("kds-fullscreen");
+    if (full) full.addEventListener("click", fullScreen);
+    if (board.dataset.now) serverOffset = parseInt(board.dataset.now, 10) - Date.now();
+    showSound();
+    keepAwake();
+    arrange();
+    tick();
+    setInterval(tick, 1000);
+    window.addEventListener("resize", arrange);
+  });
+
+  document.body.addEventListener("kds:error", function (e) { toast(e.detail && e.detail.detail); });
+})();

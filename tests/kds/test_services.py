@@ -1,0 +1,270 @@
+"""Kitchen writes: routing, tickets, events and their numbers, bumps, recalls, voids, held courses."""
+
+import threading
+import time
+
+import pytest
+from django.db import OperationalError, close_old_connections, connection, transaction
+
+from kds import services
+from kds.models import PrintJob, Printer, Station, StationEvent, Ticket, TicketItem
+from orders.models import OrderLine
+from tests.kds.conftest import add_line, make_order
+
+
+def send(order, lines):
+    return services.send_lines_to_kitchen(order=order, lines=lines)
+
+
+def by_station(tickets):
+    return {t.station.slug: t for t in tickets}
+
+
+def test_it_routes_an_item_to_every_station_that_makes_it(stations, menu, alice, table4):
+    order = make_order(server=alice, table=table4)
+    steak = add_line(order, menu["steak"], quantity=2)
+    cola = add_line(order, menu["cola"])
+    tickets = by_station(send(order, [steak, cola]))
+    assert set(tickets) == {"grill", "fry", "bar", "expo"}
+    assert [i.line for i in tickets["grill"].items.all()] == [steak]
+    assert [i.line for i in tickets["fry"].items.all()] == [steak]
+    assert [i.line for i in tickets["bar"].items.all()] == [cola]
+    assert {i.line for i in tickets["expo"].items.all()} == {steak, cola}
+    assert tickets["grill"].items.get().quantity == 2
+    assert all(t.expo_ticket == tickets["expo"] for slug, t in tickets.items() if slug != "expo")
+
+
+def test_it_prefers_an_items_own_stations_to_its_category(stations, menu):
+    order = make_order()
+    burger = add_line(order, menu["burger"])  # category Plats → grill only
+    tickets = by_station(send(order, [burger]))
+    assert set(tickets) == {"grill", "expo"}
+
+
+def test_it_sends_unrouted_items_to_the_default_station(stations, menu):
+    stations["grill"].categories.clear()
+    stations["bar"].is_default = True
+    stations["bar"].save()
+    order = make_order()
+    burger = add_line(order, menu["burger"])
+    assert set(by_station(send(order, [burger]))) == {"bar", "expo"}
+
+
+def test_it_leaves_set_menu_headers_out_and_cooks_their_components(stations, menu):
+    order = make_order()
+    header = add_line(order, menu["formule"])
+    burger = add_line(order, menu["burger"], parent=header)
+    tickets = by_station(send(order, [header, burger]))
+    assert [i.line for i in tickets["grill"].items.all()] == [burger]
+    assert TicketItem.objects.filter(line=header).count() == 0
+
+
+def test_it_numbers_events_per_station_without_gaps(stations, menu, published, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            order = make_order()
+            send(order, [add_line(order, menu["steak"]), add_line(order, menu["cola"])])
+    for station in Station.objects.all():
+        seqs = list(StationEvent.objects.filter(station=station).values_list("seq", flat=True))
+        assert seqs == [1, 2, 3]
+        assert station.last_seq == 3
+        assert list(station.tickets.order_by("id").values_list("seq", flat=True)) == [1, 2, 3]
+    groups = [group for group, _event in published]
+    assert groups.count("station.grill") == 3 and groups.count("expo") == 3 and groups.count("ready") == 3
+    assert ("station.bar", {"type": "kds.event", "station": "bar", "seq": 3}) in published
+
+
+def test_it_publishes_nothing_when_the_order_rolls_back(stations, menu, published, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                order = make_order()
+                send(order, [add_line(order, menu["steak"])])
+                raise RuntimeError("payment refused")
+    assert published == []
+    assert Ticket.objects.count() == 0
+    assert Station.objects.get(slug="grill").last_seq == 0
+
+
+def test_it_bumps_once_and_answers_already_the_second_time(stations, menu, published, django_capture_on_commit_callbacks):
+    order = make_order()
+    grill = by_station(send(order, [add_line(order, menu["burger"])]))["grill"]
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = services.set_ticket_status(station=stations["grill"], ticket_id=grill.pk, to="done")
+    assert ticket.status == "done" and ticket.bumped_at is not None and ticket.prep_seconds is not None
+    seq = Station.objects.get(slug="grill").last_seq
+    with pytest.raises(services.KitchenError) as exc:
+        services.set_ticket_status(station=stations["grill"], ticket_id=str(grill.pk), to="done")
+    assert exc.value.code == "already"
+    assert Station.objects.get(slug="grill").last_seq == seq
+
+
+@pytest.mark.parametrize(("ticket_id", "code"), [(999999, "unknown_ticket"), ("abc", "unknown_ticket"), (None, "unknown_ticket")])
+def test_it_refuses_unknown_tickets(stations, ticket_id, code):
+    with pytest.raises(services.KitchenError) as exc:
+        services.set_ticket_status(station=stations["grill"], ticket_id=ticket_id, to="done")
+    assert exc.value.code == code
+
+
+def test_it_refuses_a_ticket_of_another_station(stations, menu):
+    order = make_order()
+    bar = by_station(send(order, [add_line(order, menu["cola"])]))["bar"]
+    with pytest.raises(services.KitchenError) as exc:
+        services.set_ticket_status(station=stations["grill"], ticket_id=bar.pk, to="done")
+    assert exc.value.code == "wrong_station"
+    assert Ticket.objects.get(pk=bar.pk).status == "new"
+
+
+def test_it_loses_a_race_without_double_applying(stations, menu, monkeypatch):
+    """Two screens bump the same ticket: the second finds the status changed under it."""
+    order = make_order()
+    grill = by_station(send(order, [add_line(order, menu["burger"])]))["grill"]
+    Ticket.objects.filter(pk=grill.pk).update(status="done")  # the other screen won meanwhile
+    real_get = services._ticket_at
+
+    def stale(station, ticket_id):
+        ticket = real_get(station, ticket_id)
+        ticket.status = "new"  # what this screen read before the other one committed
+        return ticket
+
+    monkeypatch.setattr(services, "_ticket_at", stale)
+    with pytest.raises(services.KitchenError) as exc:
+        services.set_ticket_status(station=stations["grill"], ticket_id=grill.pk, to="done")
+    assert exc.value.code == "conflict"
+    assert StationEvent.objects.filter(ticket=grill, kind="bumped").count() == 0
+
+
+def test_it_recalls_the_last_bumped_ticket(stations, menu):
+    first, second = make_order(), make_order()
+    t1 = by_station(send(first, [add_line(first, menu["burger"])]))["grill"]
+    t2 = by_station(send(second, [add_line(second, menu["burger"])]))["grill"]
+    services.set_ticket_status(station=stations["grill"], ticket_id=t1.pk, to="done")
+    services.set_ticket_status(station=stations["grill"], ticket_id=t2.pk, to="done")
+    recalled = services.recall_last(station=stations["grill"])
+    assert recalled.pk == t2.pk
+    t2.refresh_from_db()
+    assert t2.status == "new" and t2.bumped_at is None and t2.prep_seconds is None
+    assert StationEvent.objects.filter(ticket=t2).order_by("seq").last().kind == "recalled"
+
+
+def test_it_bumps_the_ticket_with_its_last_item(stations, menu):
+    order = make_order()
+    grill = by_station(send(order, [add_line(order, menu["burger"]), add_line(order, menu["steak"])]))["grill"]
+    first, second = grill.items.all()
+    services.set_item_done(station=stations["grill"], item_id=first.pk, done=True)
+    assert Ticket.objects.get(pk=grill.pk).status == "new"
+    with pytest.raises(services.KitchenError):
+        services.set_item_done(station=stations["grill"], item_id=first.pk, done=True)
+    services.set_item_done(station=stations["grill"], item_id=second.pk, done=True)
+    assert Ticket.objects.get(pk=grill.pk).status == "done"
+
+
+def test_it_turns_expo_ready_when_every_station_has_bumped(stations, menu, published, django_capture_on_commit_callbacks):
+    order = make_order()
+    tickets = by_station(send(order, [add_line(order, menu["steak"]), add_line(order, menu["cola"])]))
+    for slug in ("grill", "fry"):
+        services.set_ticket_status(station=stations[slug], ticket_id=tickets[slug].pk, to="done")
+    assert Ticket.objects.get(pk=tickets["expo"].pk).ready_at is None
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_ticket_status(station=stations["bar"], ticket_id=tickets["bar"].pk, to="done")
+    expo = Ticket.objects.get(pk=tickets["expo"].pk)
+    assert expo.ready_at is not None
+    assert StationEvent.objects.filter(station=stations["expo"], ticket=expo).order_by("seq").last().kind == "ready"
+    assert {g for g, _e in published} == {"station.bar", "expo", "ready"}
+    # A recall at one station un-readies the order; expo serving is a bump on expo.
+    services.set_ticket_status(station=stations["bar"], ticket_id=tickets["bar"].pk, to="new")
+    assert Ticket.objects.get(pk=expo.pk).ready_at is None
+    services.set_ticket_status(station=stations["expo"], ticket_id=expo.pk, to="done")
+    assert Ticket.objects.get(pk=expo.pk).status == "done"
+
+
+def test_it_holds_a_course_until_it_is_fired(stations, menu):
+    order = make_order()
+    starter = add_line(order, menu["cola"])
+    main = add_line(order, menu["burger"], status=OrderLine.Status.HELD, course=2)
+    tickets = send(order, [starter, main])
+    held = [t for t in tickets if t.status == "held"]
+    assert {t.station.slug for t in held} == {"grill", "expo"}
+    assert all(t.course == 2 and t.sent_at is None for t in held)
+    with pytest.raises(services.KitchenError) as exc:
+        services.set_ticket_status(station=stations["grill"], ticket_id=by_station(held)["grill"].pk, to="done")
+    assert exc.value.code == "held"
+    services.fire_course(order=order, course=2)
+    fired = Ticket.objects.filter(pk__in=[t.pk for t in held])
+    assert {t.status for t in fired} == {"new"} and all(t.sent_at for t in fired)
+    assert StationEvent.objects.filter(ticket__in=held, kind="fired").count() == 2
+    services.fire_course(order=order, course=2)  # again: nothing left to fire
+    assert StationEvent.objects.filter(ticket__in=held, kind="fired").count() == 2
+
+
+def test_it_strikes_voided_lines_and_counts_an_emptied_ticket_as_done_for_expo(stations, menu):
+    order = make_order()
+    burger, cola = add_line(order, menu["burger"]), add_line(order, menu["cola"])
+    tickets = by_station(send(order, [burger, cola]))
+    services.set_ticket_status(station=stations["bar"], ticket_id=tickets["bar"].pk, to="done")
+    services.void_lines(order=order, lines=[burger], reason="client parti")
+    item = TicketItem.objects.get(ticket=tickets["grill"], line=burger)
+    assert item.voided_at is not None
+    assert StationEvent.objects.filter(ticket=tickets["grill"], kind="voided").exists()
+    assert Ticket.objects.get(pk=tickets["expo"].pk).ready_at is not None
+    services.void_lines(order=order, lines=[burger], reason="again")  # already voided: no new event
+    assert StationEvent.objects.filter(ticket=tickets["grill"], kind="voided").count() == 1
+
+
+def test_it_queues_prints_for_stations_with_a_printer_and_void_slips_for_printed_tickets(stations, menu, alice, table4):
+    Printer.objects.create(name="Grill", host="127.0.0.1", port=9, station=stations["grill"])
+    Printer.objects.create(name="Bar", host="127.0.0.1", port=9, station=stations["bar"], enabled=False)
+    order = make_order(server=alice, table=table4)
+    burger = add_line(order, menu["burger"], modifiers=[menu["saignant"]], note="sans oignon")
+    held = add_line(order, menu["steak"], status=OrderLine.Status.HELD, course=2)
+    send(order, [burger, add_line(order, menu["cola"]), held])
+    job = PrintJob.objects.get()
+    assert job.kind == "ticket" and job.printer.name == "Grill" and job.status == "pending"
+    assert b"1 x Burger" in bytes(job.data) and b"SAIG" in bytes(job.data) and b"sans oignon" in bytes(job.data)
+    services.fire_course(order=order, course=2)
+    assert PrintJob.objects.filter(kind="ticket").count() == 2
+    services.void_lines(order=order, lines=[burger], reason="erreur")
+    slip = PrintJob.objects.get(kind="void")
+    assert b"erreur" in bytes(slip.data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_numbers_gapless_when_screens_bump_at_once(stations, menu):
+    """Eight threads, eight tickets, one station: eight distinct consecutive numbers."""
+    tickets = []
+    for _ in range(8):
+        order = make_order()
+        tickets.append(by_station(send(order, [add_line(order, menu["burger"])]))["grill"])
+    start = Station.objects.get(slug="grill").last_seq
+    barrier = threading.Barrier(len(tickets))
+    errors = []
+
+    def bump(ticket):
+        try:
+            barrier.wait()
+            for _attempt in range(500):
+                try:
+                    services.set_ticket_status(station=stations["grill"], ticket_id=ticket.pk, to="done")
+                    break
+                except OperationalError as exc:
+                    # The in-memory test database shares one cache between threads, where SQLite
+                    # answers "locked" at once instead of waiting its busy timeout as the file
+                    # database of a real server does: wait and run the whole transaction again.
+                    if "locked" not in str(exc):
+                        raise
+                    time.sleep(0.005)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=bump, args=(t,)) for t in tickets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    seqs = sorted(StationEvent.objects.filter(station=stations["grill"], seq__gt=start).values_list("seq", flat=True))
+    assert seqs == list(range(start + 1, start + 9))
+    assert Station.objects.get(slug="grill").last_seq == start + 8
