@@ -205,8 +205,10 @@ def _check_modifiers(
 def _check_item(item: Item | None, path: str) -> Item:
     if item is None:
         raise OrderError("unknown_item", _("Unknown item."), field=path)
-    if not item.is_orderable:
+    if not item.available:
         raise OrderError("item_unavailable", _("“%(item)s” is not available.") % {"item": item.name}, field=path)
+    if item.remaining == 0:
+        raise OrderError("sold_out", _("“%(item)s” is sold out.") % {"item": item.name}, field=path)
     return item
 
 
