@@ -635,9 +635,9 @@ def verify_store(*, strict: bool = False, journal_failure: bool = True, operator
             report.errors.append(error)
             result.ok = False
             result.first_error = error
-    if tally is not None:
+    if tally is not None and report.results[fc.TICKET].ok:  # a broken receipt chain is reported already
         ticket = report.results[fc.TICKET]
-        closure_error = tally.finish(ticket.last_seq if ticket.ok else 0)
+        closure_error = tally.finish(ticket.last_seq)
         report.closures_checked = tally.checked
         if closure_error and not report.results[fc.CLOSURE].first_error:
             report.errors.append(closure_error)
