@@ -51,15 +51,20 @@ class Rejected(Exception):
 # --- Stores -------------------------------------------------------------------------------------------
 
 
-def check_public_key(pem: str) -> str:
-    """The PEM, stripped, if it holds a public key; ValueError otherwise."""
-    pem = pem.strip()
+PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----")
+
+
+def check_public_key(text: str) -> str:
+    """The PEM block in `text` (copied output may carry other lines around it), if it holds an Ed25519
+    public key — what the verifier will load; ValueError otherwise."""
+    found = PEM_BLOCK.search(text or "")
+    if found is None:
+        raise ValueError(_("No PEM public key found: give the output of fiscal_public_key on the store."))
+    pem = found.group(0)
     try:
-        load_public_key(pem)  # what the verifier will load: an Ed25519 key
+        load_public_key(pem)
     except (ValueError, TypeError, UnicodeEncodeError) as exc:
         raise ValueError(_("Not a PEM Ed25519 public key: %(error)s") % {"error": exc}) from None
-    if not pem.startswith("-----BEGIN PUBLIC KEY-----"):
-        raise ValueError(_("Not a PEM Ed25519 public key: give the PEM that fiscal_public_key prints."))
     return pem + "\n"
 
 

@@ -46,7 +46,7 @@ def test_it_gives_a_new_token_when_a_store_registers_again(rivoli, cloud_role, c
 def test_it_refuses_a_file_that_is_not_a_public_key(db, cloud_role, tmp_path):
     bad = tmp_path / "bad.pem"
     bad.write_text("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
-    with pytest.raises(CommandError, match="PEM"):
+    with pytest.raises(CommandError, match="Ed25519"):
         call_command("store_register", "X", public_key_file=str(bad), stdout=io.StringIO(), stderr=io.StringIO())
     assert not Store.objects.exists()
 
@@ -124,3 +124,17 @@ def test_it_refuses_malformed_batches_with_a_json_error(rivoli, cloud_role, clie
     assert response.status_code == 400
     assert response.json()["error"] == error
     assert not StoreChainMark.objects.exists()
+
+
+def test_it_finds_the_key_in_pasted_output(db, cloud_role, rivoli_key, tmp_path):
+    pasted = tmp_path / "pasted.txt"
+    pasted.write_text(f"$ manage.py fiscal_public_key\n{public_pem(rivoli_key)}$ \n")
+    call_command("store_register", "X", public_key_file=str(pasted), stdout=io.StringIO(), stderr=io.StringIO())
+    assert Store.objects.get().public_key_pem.strip() == public_pem(rivoli_key).strip()
+
+
+def test_it_refuses_a_file_without_a_key(db, cloud_role, tmp_path):
+    empty = tmp_path / "empty.pem"
+    empty.write_text("hello")
+    with pytest.raises(CommandError, match="No PEM public key"):
+        call_command("store_register", "X", public_key_file=str(empty), stdout=io.StringIO(), stderr=io.StringIO())
