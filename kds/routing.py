@@ -3,7 +3,9 @@
 from django.urls import path
 
 from kds import consumers
+from orders.consumers import MenuConsumer
 
 websocket_urlpatterns = [
     path("ws/kds/<slug:station>/", consumers.StationConsumer.as_asgi()),
+    path("ws/menu/", MenuConsumer.as_asgi()),
 ]
