@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db.models import Prefetch, Q, Sum
 
 from orders import pricing
-from orders.models import Category, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table
+from orders.models import Category, Device, Item, ModifierGroup, Order, OrderLine, SetMenuSlot, Table
 
 
 def billable_lines(order: Order) -> list[OrderLine]:
@@ -193,14 +193,8 @@ def order_as_dict(order: Order) -> dict:
     }
 
 
-def orders_visible_to(device) -> "Q":
+def orders_visible_to(device: Device) -> Q:
     """Tills see every order; kiosks and integrations only the orders they placed."""
-    from orders.models import Device
-
     if device.role == Device.Role.TILL:
         return Q()
     return Q(device=device)
-
-
-def payment_methods() -> list[tuple[str, str]]:
-    return list(Payment.Method.choices)

@@ -8,7 +8,7 @@ from django.test import Client
 
 from orders import services
 from orders.models import CustomerAccount, IdempotentRequest, Item, Order, OrderLine, Payment
-from tests.orders.conftest import formule_line, line
+from tests.orders.conftest import formule_line
 
 D = Decimal
 
