@@ -6,10 +6,11 @@ in-memory channel layer. Steps:
 
 1. apply pending migrations (after an update the restaurant just restarts the service; refusing to
    start would leave the tills dark until someone types `migrate`);
-2. journal the start, listen, print the addresses tablets should open;
-3. start the loops once daphne listens;
+2. listen, print the addresses tablets should open;
+3. start the loops once daphne listens (the fiscal closures loop journals the start, code 1, on its
+   first pass, with the software-version check that goes with it);
 4. on SIGTERM or Ctrl-C (daphne's Twisted reactor handles both): stop the loops and let the current
-   steps finish (a few seconds at most), close the connections, journal the stop, exit 0.
+   steps finish (a few seconds at most), close the connections, journal the stop (code 2), exit 0.
 """
 
 import asyncio
@@ -54,7 +55,6 @@ class Command(BaseCommand):
         from channels.routing import get_default_application
 
         self.migrate()
-        self.journal(codes.START, "server started", host=host, port=port)
 
         self.stop_event: asyncio.Event | None = None
         self.tasks: list[asyncio.Task] = []
@@ -73,6 +73,7 @@ class Command(BaseCommand):
         reactor.addSystemEventTrigger("before", "shutdown", self.stop_loops)
         self.server.run()  # returns once the reactor has stopped
 
+        self.finish_tasks(reactor._asyncioEventloop)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.wait_for_threads(deadline=time.monotonic() + 1.0)
         close_old_connections()
@@ -150,6 +151,22 @@ class Command(BaseCommand):
         for task in pending:
             task.cancel()  # its thread may still be in the step; wait_for_threads deals with that
 
+    def finish_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel what the reactor left on the event loop (a WebSocket consumer still waiting for the
+        channel layer) and let it unwind, then close the loop. Coroutines left suspended would otherwise
+        be torn down by the interpreter's final garbage collection, which can crash the process."""
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            gathered = asyncio.gather(*pending, return_exceptions=True)
+            try:
+                loop.run_until_complete(asyncio.wait_for(gathered, timeout=STOP_GRACE_SECONDS))
+            except TimeoutError:
+                logger.warning("%d connection handler(s) did not finish in time", len(pending))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
     def wait_for_threads(self, *, deadline: float) -> None:
         """A step still running after the grace period (a stuck socket without a timeout) would keep
         the interpreter from exiting: say which, and leave without it. Its transaction, if any, is
@@ -168,8 +185,8 @@ class Command(BaseCommand):
     # --- journal ----------------------------------------------------------------------------------
 
     def journal(self, code: int, message: str, **details) -> None:
-        """Start and stop go to the fiscal event journal. A journal failure is logged, not fatal: the
-        restaurant's tills must come up even if, say, the fiscal key needs attention."""
+        """The stop goes to the fiscal event journal. A journal failure is logged, not fatal: the
+        server must still stop cleanly even if, say, the fiscal key needs attention."""
         from fiscal.services import journal
 
         try:
