@@ -6,6 +6,10 @@ answer says so, and the cloud takes a resend as a harmless duplicate.
 (`manage.py sync` and `manage.py serve` call it in their loops): cheap when there is nothing to send,
 it waits out its own backoff after a failure, and never raises — network loss is a normal state.
 
+Messages here go into signed journal entries, the command's output and the admin: they are English,
+never translated (like fiscal's journal labels), so a record reads the same whatever the locale; the
+screens show translated labels (sync.status).
+
 Transitions are journaled once each, never per attempt: cloud unreachable (70) / reachable again, and
 an integrity defect (90) when the cloud holds more of a chain than the store does (a truncated local
 tail) or a different record at its mark (a rewritten chain). A chain with a defect stops syncing.
@@ -24,7 +28,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from sync import local
 from sync.models import ChainSync, SyncState
@@ -145,7 +148,7 @@ def push(*, transport: Transport | None = None, max_batches: int | None = None) 
         _went_offline(state, str(exc), report)
     except CloudRefused as exc:
         report.outcome = SyncState.Outcome.REFUSED
-        report.error = _("The cloud refused the upload: %(error)s") % {"error": exc}
+        report.error = f"The cloud refused the upload: {exc}"
     report.backlog = local.backlog()
     if report.outcome == SyncState.Outcome.NEVER:
         report.complete = not report.problems and report.backlog == 0
@@ -181,28 +184,18 @@ def _check_chains(cloud_marks: dict[str, tuple[int, str]], report: Report) -> No
     for chain in sorted(set(heads) | set(cloud_marks) | set(acks)):
         local_seq = heads.get(chain, (0, ""))[0]
         ack = acks.get(chain) or ChainSync(chain=chain)
-        defect = ""
         cloud_seq, cloud_hash = cloud_marks.get(chain, (0, ""))
+        truncated = "local records were removed (truncated tail)"
         if cloud_seq > local_seq:
-            defect = _(
-                "The cloud holds chain %(chain)s up to record %(cloud)d, further than this store's chain: "
-                "local records were removed (truncated tail)."
-            ) % {"chain": chain, "cloud": cloud_seq}
+            defect = f"The cloud holds chain {chain} up to record {cloud_seq}, beyond this store's: {truncated}."
         elif cloud_seq and local.hash_at(chain, cloud_seq) != cloud_hash:
-            defect = _(
-                "Record %(seq)d of chain %(chain)s differs from the one the cloud acknowledged: the local "
-                "chain was rewritten."
-            ) % {"chain": chain, "seq": cloud_seq}
+            defect = f"Record {cloud_seq} of chain {chain} differs from the cloud's: the chain was rewritten."
         elif ack.acked_seq > local_seq:
-            defect = _(
-                "The cloud acknowledged chain %(chain)s up to record %(acked)d, further than this store's "
-                "chain: local records were removed (truncated tail)."
-            ) % {"chain": chain, "acked": ack.acked_seq}
-        elif ack.acked_seq and ack.acked_seq > cloud_seq and local.hash_at(chain, ack.acked_seq) != ack.acked_hash:
-            defect = _(
-                "Record %(seq)d of chain %(chain)s differs from the one the cloud acknowledged: the local "
-                "chain was rewritten."
-            ) % {"chain": chain, "seq": ack.acked_seq}
+            defect = f"The cloud acknowledged {chain} up to record {ack.acked_seq}, beyond this store's: {truncated}."
+        elif ack.acked_seq > cloud_seq and local.hash_at(chain, ack.acked_seq) != ack.acked_hash:
+            defect = f"Record {ack.acked_seq} of chain {chain} differs from the one the cloud acknowledged: rewritten."
+        else:
+            defect = ""
         if defect:
             _set_defect(ack, defect, local_seq=local_seq, cloud_seq=cloud_seq)
             report.problems[chain] = defect
@@ -276,10 +269,7 @@ def _acknowledged(chain: str, records: list[dict], answer, report: Report) -> in
     """Move the chain's acknowledged mark to the cloud's answer, after checking it is what we sent."""
     last = records[-1]
     if not (isinstance(answer, dict) and answer.get("seq") == last["seq"] and answer.get("hash") == last["hash"]):
-        report.problems[chain] = _("The cloud answered an unexpected mark for chain %(chain)s: %(answer)s") % {
-            "chain": chain,
-            "answer": str(answer)[:200],
-        }
+        report.problems[chain] = f"The cloud answered an unexpected mark for chain {chain}: {str(answer)[:200]}"
         return None
     report.sent += int(answer.get("accepted", 0) or 0)
     report.duplicates += int(answer.get("duplicates", 0) or 0)
@@ -299,11 +289,7 @@ def _refused(chain: str, exc: CloudRefused, report: Report) -> None:
     """The cloud refused a batch (fork, bad signature…): the chain stops and the refusal is journaled
     as an integrity defect, once — the same refusal on the next pass is not journaled again."""
     seq = exc.answer.get("seq")
-    message = _("The cloud refused record %(seq)s of chain %(chain)s: %(error)s") % {
-        "seq": seq if seq is not None else "?",
-        "chain": chain,
-        "error": exc,
-    }
+    message = f"The cloud refused record {seq if seq is not None else '?'} of chain {chain}: {exc}"
     report.problems[chain] = message
     if exc.status in (401, 403):
         return  # credentials, not integrity: shown in the status, not journaled as a defect
@@ -317,7 +303,7 @@ def _refused(chain: str, exc: CloudRefused, report: Report) -> None:
 
 def _went_online(state: SyncState) -> None:
     if state.online is False:
-        local.journal(local.CODE_ONLINE, message=_("Cloud reachable again."), details={"url": settings.KDS_CLOUD_URL})
+        local.journal(local.CODE_ONLINE, message="Cloud reachable again.", details={"url": settings.KDS_CLOUD_URL})
         logger.info("Cloud reachable again")
     state.online = True
     state.last_checked_at = now()
@@ -327,13 +313,13 @@ def _went_offline(state: SyncState, reason: str, report: Report) -> None:
     if state.online is not False:
         local.journal(
             local.CODE_OFFLINE,
-            message=_("Cloud unreachable: %(reason)s") % {"reason": reason},
+            message=f"Cloud unreachable: {reason}",
             details={"url": settings.KDS_CLOUD_URL},
         )
         logger.warning("Cloud unreachable: %s", reason)
     state.online = False
     report.outcome = SyncState.Outcome.OFFLINE
-    report.error = _("Cloud unreachable: %(reason)s") % {"reason": reason}
+    report.error = f"Cloud unreachable: {reason}"
 
 
 def _save_state(state: SyncState, report: Report) -> None:
