@@ -50,12 +50,18 @@ class BadRequest(Exception):
         self.status, self.code, self.detail, self.field = status, code, detail, field
 
 
+def answer(body: dict, *, status: int = 200) -> JsonResponse:
+    """Every API answer, with sorted keys: a replayed answer comes back from the database (PostgreSQL's
+    jsonb does not keep key order) and must be byte-for-byte the first one."""
+    return JsonResponse(body, status=status, json_dumps_params={"sort_keys": True})
+
+
 def _error(status: int, code: str, detail: str, field: str = "") -> JsonResponse:
     """The API's error shape (see orders.access.json_error), plus the offending field's path if known."""
     body = {"error": code, "detail": detail}
     if field:
         body["field"] = field
-    return JsonResponse(body, status=status)
+    return answer(body, status=status)
 
 
 def _order_error(error: OrderError) -> JsonResponse:
@@ -244,7 +250,7 @@ def _visible_order(request: HttpRequest, order_id: int) -> Order:
 
 @endpoint("GET")
 def menu(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(selectors.menu_as_dict(kiosk=request.device.role == Device.Role.KIOSK))
+    return answer(selectors.menu_as_dict(kiosk=request.device.role == Device.Role.KIOSK))
 
 
 @endpoint("POST")
@@ -269,12 +275,12 @@ def orders(request: HttpRequest) -> JsonResponse:
         return 201, {**selectors.order_as_dict(order), "idempotency_key": key}
 
     status, body, _replayed = idempotency.run_once(scope="api.orders", device=device, key=key, request=data, action=action)
-    return JsonResponse(body, status=status)
+    return answer(body, status=status)
 
 
 @endpoint("GET")
 def order_detail(request: HttpRequest, order_id: int) -> JsonResponse:
-    return JsonResponse(selectors.order_as_dict(_visible_order(request, order_id)))
+    return answer(selectors.order_as_dict(_visible_order(request, order_id)))
 
 
 @endpoint("POST")
@@ -316,4 +322,4 @@ def payments(request: HttpRequest, order_id: int) -> JsonResponse:
     status, body, _replayed = idempotency.run_once(
         scope="api.payments", device=device, key=key, request=request_fingerprint, action=action
     )
-    return JsonResponse(body, status=status)
+    return answer(body, status=status)
