@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from fiscal import chain as fiscal_chain
+from fiscal.models import Chain
 from sync.models import ReceivedRecord, Refusal, Store
 
 STATS_DAYS = 14
@@ -53,7 +54,13 @@ def store_stats(*, days: int = STATS_DAYS) -> list[dict]:
             {
                 "store": store,
                 "chains": [
-                    {"chain": m.chain, "seq": m.seq, "count": counts[store.pk].get(m.chain, 0), "updated_at": m.updated_at}
+                    {
+                        "chain": m.chain,
+                        "label": Chain(m.chain).label if m.chain in Chain.values else m.chain,
+                        "seq": m.seq,
+                        "count": counts[store.pk].get(m.chain, 0),
+                        "updated_at": m.updated_at,
+                    }
                     for m in store.marks.all()
                 ],
                 "records": sum(counts[store.pk].values()),

@@ -64,7 +64,7 @@ def records(request: HttpRequest):
         return json_error(413, "batch_too_large", _("The batch is too large; send fewer records at a time."))
     try:
         batch = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return json_error(400, "bad_request", _("The body is not valid JSON."))
     try:
         answer = services.receive_batch(store=request.store, batch=batch)

@@ -108,6 +108,7 @@ def test_it_answers_wrong_methods_in_json(rivoli, cloud_role, client):
     "body, error",
     [
         ("not json", "bad_request"),
+        ("[" * 100000, "bad_request"),
         ("[]", "bad_request"),
         ('{"chain": "receipts"}', "bad_request"),
         ('{"chain": "Receipts; DROP", "records": [{"seq": 1}]}', "bad_request"),

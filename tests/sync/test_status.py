@@ -82,7 +82,7 @@ def test_it_shows_owners_their_stores_receipts_per_day(rivoli, rivoli_key, clien
     assert response.status_code == 200
     html = response.content.decode()
     assert "Bistrot Rivoli" in html and "60.50" in html  # 12.50 + 48.00
-    assert "<td>ticket</td><td>2</td><td>2</td>" in html
+    assert "<td>Receipts</td><td>2</td><td>2</td>" in html
 
 
 def test_it_keeps_the_stats_page_behind_a_manager_login(db, client, alice, cloud_role):
