@@ -327,7 +327,11 @@ def _take_stock(resolved: Sequence[_Resolved]) -> None:
     """Count down `remaining` with conditional UPDATEs (`remaining >= n`), in item id order (a fixed lock
     order: two orders never wait on each other). 0 rows updated on a counted item means another till
     took the last portions first: OrderError "sold_out", and the caller's transaction rolls back."""
+    counted_items = {line.item.pk for line in resolved if line.item.remaining is not None}
+    counted_items |= {c.item.pk for line in resolved for c in line.components if c.item.remaining is not None}
     for item_id, quantity in sorted(_portions(resolved).items()):
+        if item_id not in counted_items:
+            continue  # no limit when the order was validated a moment ago: nothing to count down
         counted = Item.objects.filter(pk=item_id, remaining__isnull=False)
         if counted.filter(remaining__gte=quantity).update(remaining=F("remaining") - quantity):
             _publish_item(item_id)
@@ -389,12 +393,13 @@ def _create_modifiers(line: OrderLine, modifiers: Sequence[Modifier]) -> None:
 def _reprice(order: Order) -> pricing.Totals:
     """Recompute line totals and the order total from what is stored. Refuses a change that would leave
     the order owing less than it was already paid. Call while holding the order's row lock."""
-    lines = selectors.billable_lines(order)
-    totals = selectors.order_totals(order, lines)
-    for line, priced in zip(lines, totals.lines, strict=True):
-        if line.total != priced.total:
-            OrderLine.objects.filter(pk=line.pk).update(total=priced.total)
-    if totals.total < selectors.amount_paid(order):
+    inputs, stored = selectors.pricing_inputs(order)
+    totals = pricing.price_order(inputs, discount_percent=order.discount_percent, discount_amount=order.discount_amount)
+    for priced in totals.lines:
+        if stored[priced.key] != priced.total:
+            OrderLine.objects.filter(pk=priced.key).update(total=priced.total)
+    # Only a lower total can fall under what was paid (the stored total never did).
+    if totals.total < order.total and totals.total < selectors.amount_paid(order):
         raise OrderError("overpaid", _("This change would make the order cost less than what was already paid."))
     if order.total != totals.total:
         Order.objects.filter(pk=order.pk).update(total=totals.total)
@@ -410,7 +415,7 @@ def _send(order: Order, lines: Sequence[OrderLine]) -> list[OrderLine]:
     ids = [line.pk for line in lines]
     OrderLine.objects.filter(pk__in=ids, status=OrderLine.Status.PENDING).update(status=OrderLine.Status.SENT, sent_at=now)
     OrderLine.objects.filter(pk__in=ids, status=OrderLine.Status.HELD, sent_at__isnull=True).update(sent_at=now)
-    sent = list(OrderLine.objects.filter(pk__in=ids).select_related("item").prefetch_related("modifiers").order_by("course", "id"))
+    sent = list(OrderLine.objects.filter(pk__in=ids).select_related("item").order_by("course", "id"))
     kitchen.send_lines_to_kitchen(order=order, lines=sent)
     return sent
 
