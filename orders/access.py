@@ -31,13 +31,14 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -165,6 +166,7 @@ def staff_required(*roles: str) -> Callable:
             if user.is_authenticated and pin_session_expired(request):
                 # The till was left alone: whoever walks up next must not act as the last person.
                 log_out(request, reason="idle")
+                messages.info(request, _("Logged out after inactivity."))
                 user = request.user
             if not user.is_authenticated:
                 if request.htmx:

@@ -48,7 +48,8 @@ class PinForm(forms.Form):
         max_length=6,
         error_messages={"invalid": gettext_lazy("A PIN is 4 to 6 digits.")},
         widget=forms.PasswordInput(
-            attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*", "autofocus": True}
+            # No autofocus: on a tablet it would open the on-screen keyboard over the PIN pad.
+            attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*"}
         ),
     )
 
@@ -155,8 +156,8 @@ def pin_login(request):
         "form": PinForm(initial={"user": chosen.pk} if chosen else None),  # the PIN is never sent back
         "next": _safe_next(request),
     }
-    # htmx swaps only the panel when a tile is tapped; a full load (or no JS) gets the whole page.
-    template = "access/_pin_panel.html" if request.htmx and request.method == "GET" else "access/pin_login.html"
+    # Tapping a name (htmx) swaps the screen's body in place; a full load (or no JS) gets the page.
+    template = "access/_pin_login.html" if request.htmx and request.method == "GET" else "access/pin_login.html"
     return render(request, template, context, status=status)
 
 

@@ -231,11 +231,12 @@ def test_it_logs_the_previous_person_out_when_someone_logs_in(paired, alice, man
     assert [entry["operator"] for entry in logouts] == ["alice"]
 
 
-def test_it_swaps_only_the_pin_pad_for_htmx(paired, alice):
+def test_it_answers_htmx_with_the_login_screen_alone(paired, alice):
     response = paired.get(f"/login/?user={alice.pk}", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="pin-panel"')
+    assert html.lstrip().startswith('<div class="pin-login" id="pin-login">')
+    assert "<html" not in html
     assert 'name="pin"' in html
 
 
