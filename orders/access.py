@@ -21,6 +21,7 @@ PINs and tokens never reach the journal or the logs.
 
 import logging
 import re
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from fiscal import codes
@@ -264,21 +266,78 @@ def pairing_blocked(*, address: str) -> bool:
     return cache.get(_pairing_key(address), 0) >= PAIRING_MAX_FAILURES
 
 
+def _count(key: str, window: int) -> int:
+    cache.add(key, 0, window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, window)
+        return 1
+
+
 def pair_with_token(*, token: str, address: str) -> Device | None:
-    """The active device holding `token`, journaled as paired; None (and a failure counted) otherwise.
-    The caller sets the cookie with `set_device_cookie`."""
-    device = device_from_token(token.strip())
+    """The active device holding `token` — or the 6-digit pairing code a manager issued for it —
+    journaled as paired; None (and a failure counted against `address`) otherwise. The caller sets
+    the cookie with `set_device_cookie`."""
+    secret = token.strip()
+    if PAIRING_CODE_PATTERN.fullmatch(secret):
+        device = _device_from_pairing_code(secret)
+    else:
+        device = device_from_token(secret)
     if device is None:
-        key = _pairing_key(address)
-        cache.add(key, 0, PAIRING_WINDOW_SECONDS)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, PAIRING_WINDOW_SECONDS)
-        logger.warning("Pairing refused from %s: unknown or revoked token", address)
+        _count(_pairing_key(address), PAIRING_WINDOW_SECONDS)
+        logger.warning("Pairing refused from %s: unknown, expired or revoked token or code", address)
         return None
     journal(codes.RIGHTS_CHANGE, message="browser paired", device=device, address=address)
     return device
+
+
+# Pairing codes: 6 digits typed on a kitchen TV's remote beat a 43-character token. A million values
+# is guessable, so a code lives 10 minutes, works once, and every pending code is cancelled after
+# PAIRING_CODE_MAX_FAILURES wrong codes from anywhere (a guesser then has ~0.002 % of a chance).
+PAIRING_CODE_PATTERN = re.compile(r"[0-9]{6}")
+PAIRING_CODE_SECONDS = 600
+PAIRING_CODE_MAX_FAILURES = 20
+_CODE_FAILURES_KEY = "brigade:pairing-code-failures"
+
+
+def _code_hash(code: str) -> str:
+    # Keyed with SECRET_KEY: the database alone does not reveal a pending code (a plain hash of six
+    # digits would be reversed in a second).
+    return salted_hmac("brigade.pairing-code", code, algorithm="sha256").hexdigest()
+
+
+def issue_pairing_code(*, device: Device, by: User | None = None) -> str:
+    """A fresh 6-digit code that pairs a browser as `device` once, within PAIRING_CODE_SECONDS. It
+    replaces the device's previous code; the device's token is unchanged."""
+    now = timezone.now()
+    while True:
+        code = f"{secrets.randbelow(10**6):06d}"
+        digest = _code_hash(code)
+        if not Device.objects.filter(pairing_code_hash=digest, pairing_code_expires_at__gt=now).exists():
+            break
+    expires = now + timedelta(seconds=PAIRING_CODE_SECONDS)
+    Device.objects.filter(pk=device.pk).update(pairing_code_hash=digest, pairing_code_expires_at=expires)
+    device.pairing_code_hash, device.pairing_code_expires_at = digest, expires
+    journal(codes.RIGHTS_CHANGE, message="pairing code issued", operator=by, device=device)
+    return code
+
+
+def _device_from_pairing_code(code: str) -> Device | None:
+    digest = _code_hash(code)
+    device = Device.objects.filter(
+        pairing_code_hash=digest, pairing_code_expires_at__gt=timezone.now(), revoked_at__isnull=True
+    ).first()
+    # Single use, even when two screens type it at the same moment: only one clears it.
+    if device is not None and Device.objects.filter(pk=device.pk, pairing_code_hash=digest).update(
+        pairing_code_hash="", pairing_code_expires_at=None
+    ):
+        return device
+    if _count(_CODE_FAILURES_KEY, PAIRING_CODE_SECONDS) >= PAIRING_CODE_MAX_FAILURES:
+        cancelled = Device.objects.exclude(pairing_code_hash="").update(pairing_code_hash="", pairing_code_expires_at=None)
+        cache.delete(_CODE_FAILURES_KEY)
+        logger.warning("Too many wrong pairing codes: %d pending code(s) cancelled", cancelled)
+    return None
 
 
 def issue_device_token(*, device: Device, by: User | None = None) -> str:
@@ -296,7 +355,9 @@ def issue_device_token(*, device: Device, by: User | None = None) -> str:
 
 def revoke_device(*, device: Device, by: User | None = None) -> bool:
     """Refuse the device from now on (token and paired cookies alike). False if it already was."""
-    revoked = Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), pairing_code_hash="", pairing_code_expires_at=None
+    )
     if revoked:
         device.refresh_from_db(fields=["revoked_at"])
         journal(codes.RIGHTS_CHANGE, message="device revoked", operator=by, device=device)

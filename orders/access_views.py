@@ -33,7 +33,7 @@ HOME_URL_NAMES = {
 
 class PairForm(forms.Form):
     token = forms.CharField(
-        label=gettext_lazy("Device token"),
+        label=gettext_lazy("Pairing code or device token"),
         max_length=200,
         strip=True,
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}),
@@ -90,7 +90,8 @@ def home(request):
 @require_http_methods(["GET", "POST"])
 @never_cache
 def pair(request):
-    """Pair this browser: paste the token (POST) or open a pairing link /pair/?token=... (QR code).
+    """Pair this browser: type a pairing code or paste the token (POST), or open a pairing link
+    /pair/?token=... (QR code).
 
     Pairing by GET is deliberate: a manager shows a QR code, the tablet opens it, done. It only sets a
     cookie naming a device the visitor already holds the secret of."""
@@ -105,7 +106,7 @@ def pair(request):
     device = access.pair_with_token(token=token, address=address) if form.is_valid() else None
     if device is None:
         if form.is_valid():
-            form.add_error("token", _("This token is not valid (mistyped, re-issued or revoked). Ask a manager."))
+            form.add_error("token", _("This code or token is not valid (mistyped, expired, re-issued or revoked). Ask a manager."))
         return _pair_page(request, form, status=400)
     if request.user.is_authenticated:
         access.log_out(request, reason="screen re-paired")

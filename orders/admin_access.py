@@ -5,7 +5,7 @@ is_staff set (orders.access.ManagerBackend gives managers the model permissions)
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -139,7 +139,7 @@ class DeviceAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     fields = ("name", "role", "created_at", "last_seen_at", "revoked_at")
     readonly_fields = ("created_at", "last_seen_at", "revoked_at")
-    actions = ["issue_tokens", "revoke"]
+    actions = ["show_pairing_codes", "issue_tokens", "revoke"]
 
     @admin.display(boolean=True, description=_("active"))
     def active(self, obj: Device) -> bool:
@@ -162,6 +162,24 @@ class DeviceAdmin(admin.ModelAdmin):
     def issue_tokens(self, request, queryset):
         tokens = [(device, access.issue_device_token(device=device, by=request.user)) for device in queryset]
         return self._token_page(request, tokens)
+
+    @admin.action(description=_("Show a pairing code (6 digits, valid 10 minutes)"))
+    def show_pairing_codes(self, request, queryset):
+        """Codes for screens without a camera: open the server's address on the screen, type the code.
+        The device keeps its token; the code works once."""
+        active = [device for device in queryset if device.is_active]
+        if len(active) < len(queryset):
+            self.message_user(request, _("Revoked devices get no code: issue them a new token instead."), messages.WARNING)
+        if not active:
+            return None
+        rows = [{"device": device, "code": access.issue_pairing_code(device=device, by=request.user)} for device in active]
+        context = {
+            **self.admin_site.each_context(request), "title": _("Pairing codes"), "rows": rows, "opts": self.model._meta,
+            "server_url": _lan_base_url(request) + "/", "minutes": access.PAIRING_CODE_SECONDS // 60,
+        }
+        response = TemplateResponse(request, "access/admin_pairing_codes.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description=_("Revoke (refuse these devices from now on)"))
     def revoke(self, request, queryset):

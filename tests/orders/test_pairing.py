@@ -188,3 +188,59 @@ def test_it_needs_a_role_to_create_a_device(db):
 def test_it_refuses_to_rotate_under_another_role(till):
     with pytest.raises(CommandError):
         run_device_token("Till 1", "--rotate", "--role", "kiosk")
+
+
+# --- pairing codes ------------------------------------------------------------------------------------
+
+
+def test_it_pairs_a_screen_with_a_pairing_code_once(client, kds_screen):
+    code = access.issue_pairing_code(device=kds_screen)
+    assert len(code) == 6 and code.isdigit()
+    response = client.post("/pair/", {"token": code})
+    assert response.status_code == 302
+    assert device_of(client) == kds_screen
+    # The code is spent; the device's token still works.
+    assert access.pair_with_token(token=code, address="10.0.0.9") is None
+    assert access.device_from_token(kds_screen.token) == kds_screen
+
+
+def test_it_keeps_pairing_codes_out_of_the_database_in_clear(kds_screen):
+    code = access.issue_pairing_code(device=kds_screen)
+    kds_screen.refresh_from_db()
+    assert code not in kds_screen.pairing_code_hash
+
+
+def test_it_refuses_an_expired_pairing_code(client, kds_screen):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    code = access.issue_pairing_code(device=kds_screen)
+    Device.objects.filter(pk=kds_screen.pk).update(pairing_code_expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.post("/pair/", {"token": code}).status_code == 400
+
+
+def test_it_cancels_the_code_of_a_revoked_device(client, kds_screen):
+    code = access.issue_pairing_code(device=kds_screen)
+    access.revoke_device(device=kds_screen)
+    assert client.post("/pair/", {"token": code}).status_code == 400
+
+
+def test_it_cancels_every_pending_code_after_too_many_wrong_ones(kds_screen):
+    code = access.issue_pairing_code(device=kds_screen)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for attempt in range(access.PAIRING_CODE_MAX_FAILURES):
+        # From many addresses, so the per-address limit does not stop the guesser first.
+        assert access.pair_with_token(token=wrong, address=f"10.0.{attempt}.1") is None
+    assert access.pair_with_token(token=code, address="10.0.99.1") is None
+
+
+def test_it_shows_pairing_codes_in_the_admin(client, manager, kds_screen):
+    client.force_login(manager)
+    response = client.post("/admin/orders/device/", {"action": "show_pairing_codes", "_selected_action": [kds_screen.pk]})
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    import re
+
+    [code] = re.findall(r"data-pairing-code>(\d{6})<", response.content.decode())
+    assert access.pair_with_token(token=code, address="10.0.0.2") == kds_screen
