@@ -3,13 +3,14 @@
 Printers: one per preparation station at 127.0.0.1 on a port nothing listens to, created *disabled*
 so that a fresh demo does not greet every screen with "printer down"; enable one in the admin
 (Kitchen › Printers) to see the retries, the alert banner and the backup printer at work.
-Screens: none are bound; a kitchen screen picks its station at /kitchen/ ("Always open this one").
+Screens: the demo's kitchen devices ("Grill screen", "Cold screen", "Expo screen") are bound to
+their station; any other kitchen screen picks one at /kitchen/ ("Always open this one").
 """
 
 from django.db import transaction
 
-from kds.models import Printer, Station
-from orders.models import Category, Item
+from kds.models import Printer, Screen, Station
+from orders.models import Category, Device, Item
 
 STATIONS = [
     # slug, name, kind, amber, red, position
@@ -25,13 +26,16 @@ STATIONS = [
 # go where their own items go.
 CATEGORY_ROUTES = {"entrées": ["cold"], "plats": ["grill"], "desserts": ["pastry"], "boissons": ["bar"]}
 
-# Item overrides, by a word in the item's name: dishes with fries need the fryer (and the grill for
-# the meat), salads are made cold even among the mains.
+# Item overrides, by words in the item's name: dishes with fries need the fryer (and the grill for the
+# meat), salads are made cold even among the mains, the café gourmand needs the bar's coffee too.
 ITEM_ROUTES = [
     ("frites", ["fry"]),
     ("fish", ["fry"]),
     ("salade", ["cold"]),
+    ("café gourmand", ["pastry", "bar"]),
 ]
+
+SCREENS = {"Grill screen": "grill", "Cold screen": "cold", "Expo screen": "expo"}
 
 PRINTER_BASE_PORT = 19100
 
@@ -49,24 +53,24 @@ def load_demo_kitchen() -> None:
     Station.objects.filter(is_default=True).exclude(slug="grill").update(is_default=False)
     Station.objects.filter(slug="grill").update(is_default=True)
 
+    # Routing is recomputed as a whole, so a second run gives the same routes as the first.
     categories = {c.name.lower(): c for c in Category.objects.all()}
+    station_categories = {slug: [] for slug in stations}
     for category_name, slugs in CATEGORY_ROUTES.items():
-        category = categories.get(category_name)
-        for slug in slugs:
-            if category is not None:
-                stations[slug].categories.add(category)
-
+        if category_name in categories:
+            for slug in slugs:
+                station_categories[slug].append(categories[category_name])
+    station_items = {slug: [] for slug in stations}
     for item in Item.objects.filter(is_set_menu=False).select_related("category"):
         name = item.name.lower()
-        extra = [slug for word, slugs in ITEM_ROUTES if word in name for slug in slugs]
-        if not extra:
-            continue
-        own = set(extra)
-        category_slugs = CATEGORY_ROUTES.get(item.category.name.lower(), [])
-        if "frites" in name and "plats" == item.category.name.lower():
-            own.update(category_slugs)  # steak-frites: grill and fryer
+        own = {slug for words, slugs in ITEM_ROUTES if words in name for slug in slugs}
+        if "frites" in name and name != "frites" and item.category.name.lower() == "plats":
+            own.update(CATEGORY_ROUTES["plats"])  # entrecôte-frites: the grill and the fryer
         for slug in own:
-            stations[slug].items.add(item)
+            station_items[slug].append(item)
+    for slug, station in stations.items():
+        station.categories.set(station_categories[slug])
+        station.items.set(station_items[slug])
 
     for offset, (slug, name, kind, *_rest) in enumerate(STATIONS):
         if kind != Station.Kind.PREP:
@@ -75,6 +79,9 @@ def load_demo_kitchen() -> None:
             name=f"Imprimante {name}",
             defaults={"host": "127.0.0.1", "port": PRINTER_BASE_PORT + offset, "station": stations[slug], "enabled": False},
         )
+    for device in Device.objects.filter(name__in=SCREENS, role=Device.Role.KDS):
+        Screen.objects.get_or_create(device=device, defaults={"station": stations[SCREENS[device.name]]})
+
     bar_printer = Printer.objects.filter(name="Imprimante Bar").first()
     if bar_printer is not None:
         Printer.objects.filter(station__slug="pastry", backup__isnull=True).update(backup=bar_printer)

@@ -376,7 +376,7 @@
   function showSound() {
     var button = document.getElementById("kds-sound");
     if (!button) return;
-    button.textContent = soundOn() ? "🔔" : "🔕";
+    button.textContent = soundOn() ? button.dataset.on : button.dataset.off;
     button.setAttribute("aria-pressed", soundOn() ? "true" : "false");
   }
 

@@ -1,0 +1,136 @@
+"""Kitchen pages: who may open them, what they show, the no-JavaScript bump path, the admin report."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from kds import services
+from kds.models import Screen, Ticket
+from orders.access import device_cookie_value
+from tests.kds.conftest import add_line, make_order
+
+
+@pytest.fixture
+def kds_client(client, kds_screen):
+    """A browser on a paired kitchen screen."""
+    client.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(kds_screen)
+    return client
+
+
+def sent(menu, item="steak", **kwargs):
+    order = make_order(**kwargs)
+    services.send_lines_to_kitchen(order=order, lines=[add_line(order, menu[item], note="<script>x</script>")])
+    return order
+
+
+def test_it_shows_the_station_screen_with_its_open_tickets(kds_client, stations, menu, table4):
+    order = sent(menu, table=table4, is_rush=True)
+    response = kds_client.get("/kitchen/grill/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    grill = Ticket.objects.get(order=order, station__slug="grill")
+    assert 'ws-connect="/ws/kds/grill/"' in html and 'hx-ext="ws"' in html
+    assert f'id="ticket-{grill.pk}"' in html and f'data-order-id="{order.pk}"' in html and f'data-seq="{grill.seq}"' in html
+    assert 'data-seq="1"' in html  # the board's own seq, sent back on reconnect
+    assert "STEAK FRITES" in html and "Table 4" in html and "badge-rush" in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x</script>" not in html
+    assert "hx-ws-2" in html and "kds/screen.js" in html
+
+
+def test_it_shows_expo_with_the_stations_of_each_order(kds_client, stations, menu):
+    sent(menu)
+    html = kds_client.get("/kitchen/expo/").content.decode()
+    assert "Grill" in html and "Friteuse" in html and "chip" in html
+
+
+def test_it_refuses_a_till(client, till, stations):
+    client.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(till)
+    assert client.get("/kitchen/grill/").status_code == 403
+    assert client.post("/kitchen/grill/tickets/1/", {"to": "done"}).status_code == 403
+
+
+def test_it_sends_an_unpaired_browser_to_pairing(client, stations):
+    response = client.get("/kitchen/grill/")
+    assert response.status_code == 302 and "/pair/" in response["Location"]
+
+
+def test_it_answers_404_for_an_unknown_station(kds_client, stations):
+    assert kds_client.get("/kitchen/nowhere/").status_code == 404
+
+
+def test_it_opens_the_bound_station_and_lets_a_screen_choose(kds_client, kds_screen, stations):
+    response = kds_client.get("/kitchen/")
+    assert response.status_code == 200 and "/kitchen/grill/" in response.content.decode()
+    response = kds_client.post("/kitchen/bind/", {"station": "grill"})
+    assert response.status_code == 302 and response["Location"] == "/kitchen/grill/"
+    assert Screen.objects.get(device=kds_screen).station == stations["grill"]
+    assert kds_client.get("/kitchen/")["Location"] == "/kitchen/grill/"
+    assert kds_client.get("/kitchen/?choose=1").status_code == 200
+    kds_client.post("/kitchen/bind/", {"station": "ready"})
+    assert kds_client.get("/kitchen/")["Location"] == "/kitchen/ready/"
+    assert kds_client.post("/kitchen/bind/", {"station": "nowhere"}).status_code == 404
+
+
+def test_it_bumps_and_recalls_without_javascript(kds_client, stations, menu):
+    order = sent(menu)
+    grill = Ticket.objects.get(order=order, station__slug="grill")
+    response = kds_client.post(f"/kitchen/grill/tickets/{grill.pk}/", {"action": "bump", "to": "done"})
+    assert response.status_code == 302 and response["Location"] == "/kitchen/grill/"
+    assert Ticket.objects.get(pk=grill.pk).status == "done"
+    kds_client.post("/kitchen/grill/recall/")
+    assert Ticket.objects.get(pk=grill.pk).status == "new"
+    item = grill.items.get()
+    kds_client.post(f"/kitchen/grill/items/{item.pk}/", {"to": "done"})
+    assert Ticket.objects.get(pk=grill.pk).status == "done"  # its only item
+
+
+def test_it_answers_htmx_refusals_with_409_and_an_event(kds_client, stations, menu):
+    order = sent(menu, "cola")
+    bar = Ticket.objects.get(order=order, station__slug="bar")
+    response = kds_client.post(f"/kitchen/grill/tickets/{bar.pk}/", {"to": "done"}, headers={"HX-Request": "true"})
+    assert response.status_code == 409 and "wrong_station" in response["HX-Trigger"]
+    assert Ticket.objects.get(pk=bar.pk).status == "new"
+    response = kds_client.post(f"/kitchen/bar/tickets/{bar.pk}/", {"to": "done"}, headers={"HX-Request": "true"})
+    assert response.status_code == 204
+
+
+def test_it_shows_the_ready_board(kds_client, stations, menu):
+    order = sent(menu, "cola")
+    html = kds_client.get("/kitchen/ready/").content.decode()
+    assert 'ws-connect="/ws/kds/ready/"' in html
+    assert f'data-order-id="{order.pk}"' in html.split("ready-preparing", 1)[1].split("ready-ready", 1)[0]
+
+
+def test_it_reports_speed_of_service_per_station_and_hour(client, manager, stations, menu):
+    order = sent(menu, "cola")
+    bar = Ticket.objects.get(order=order, station__slug="bar")
+    sent_at = timezone.now().replace(minute=10, second=0, microsecond=0)
+    Ticket.objects.filter(pk=bar.pk).update(sent_at=sent_at - timedelta(minutes=0))
+    services.set_ticket_status(station=stations["bar"], ticket_id=bar.pk, to="done")
+    Ticket.objects.filter(pk=bar.pk).update(prep_seconds=150)
+    client.force_login(manager)
+    day = timezone.localdate(sent_at)
+    response = client.get(f"/admin/kds/ticket/speed/?day={day.isoformat()}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    hour = timezone.localtime(sent_at).hour
+    assert f"{hour:02d}:00" in html and 'data-seconds="150"' in html and "2:30" in html and "Bar" in html
+    assert client.get("/admin/kds/ticket/speed/?day=garbage").status_code == 200
+    assert client.get("/admin/kds/ticket/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/kds/station/", "/admin/kds/station/add/", "/admin/kds/printer/", "/admin/kds/printjob/",
+     "/admin/kds/screen/", "/admin/kds/stationevent/"],
+)
+def test_it_opens_the_kitchen_admin_pages(client, manager, stations, url):
+    client.force_login(manager)
+    assert client.get(url).status_code == 200
+
+
+def test_it_opens_a_station_in_the_admin(client, manager, stations):
+    client.force_login(manager)
+    assert client.get(f"/admin/kds/station/{stations['grill'].pk}/change/").status_code == 200
