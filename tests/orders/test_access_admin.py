@@ -113,3 +113,28 @@ def test_it_shows_a_locked_pin_to_the_manager_and_unlocks_it(admin_client, alice
     listing = admin_client.get("/admin/orders/user/").content.decode()
     row = re.search(r'<tr>.*?alice.*?</tr>', listing, re.S).group(0)
     assert 'class="field-pin_lock">—<' in row
+
+
+def test_it_creates_a_manager_from_the_command_line(client, db, monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a sturdy kitchen password\n"))
+    call_command("createmanager", "sam", "--first-name", "Sam", "--pin", "8642", "--password-stdin", stdout=io.StringIO())
+    sam = User.objects.get(username="sam")
+    assert sam.role == User.Role.MANAGER and sam.is_staff
+    assert access.check_pin(user=sam, pin="8642").ok
+    client.post("/admin/login/", {"username": "sam", "password": "a sturdy kitchen password", "next": "/admin/"})
+    assert client.get("/admin/").status_code == 200
+
+
+def test_it_refuses_a_weak_manager_password(db, monkeypatch):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+    with pytest.raises(CommandError):
+        call_command("createmanager", "sam", "--password-stdin", stdout=io.StringIO())
+    assert not User.objects.filter(username="sam").exists()
