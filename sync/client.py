@@ -234,7 +234,10 @@ def _clear_defect(chain: str) -> None:
 def _send_chains(transport: Transport, cloud_marks: dict, report: Report, max_batches: int | None) -> None:
     batches = 0
     # Heads are read again: checking may have journaled, and that record goes out in this same pass.
-    for chain, (head_seq, _head_hash) in sorted(local.heads().items()):
+    # The event journal goes first: what it says (offline periods, defects, key changes) explains the rest.
+    heads = local.heads()
+    for chain in sorted(heads, key=lambda c: (c != local.JOURNAL_CHAIN, c)):
+        head_seq = heads[chain][0]
         if chain in report.problems:
             continue
         after = cloud_marks.get(chain, (0, ""))[0]

@@ -9,6 +9,7 @@ from fiscal import services as fiscal_services
 from fiscal.models import WIRE_COLUMNS, SealedRecord, row_to_wire
 from sync.models import ChainSync
 
+JOURNAL_CHAIN = fiscal_chain.JET
 CODE_OFFLINE = codes.OFFLINE  # 70
 CODE_ONLINE = codes.ONLINE  # 71
 CODE_INTEGRITY_DEFECT = codes.INTEGRITY_DEFECT  # 90

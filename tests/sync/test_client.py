@@ -288,3 +288,20 @@ def _other_public_key() -> str:
     from .conftest import public_pem
 
     return public_pem(Ed25519PrivateKey.generate())
+
+
+def test_it_sends_the_event_journal_before_the_other_chains(rivoli, rivoli_key, cloud_transport, sealed):
+    from sync import local as sync_local
+
+    sync_local.journal(local.CODE_OFFLINE, message="cable unplugged")
+    insert_sealed(ChainWriter(rivoli_key, fc.COPY).extend(1))  # "copy" sorts before "jet"
+    posted = []
+
+    def recording(method, path, body=None):
+        if body:
+            posted.append(body["chain"])
+        return cloud_transport(method, path, body)
+
+    client.push(transport=recording)
+
+    assert posted == ["jet", "copy", "ticket"]
