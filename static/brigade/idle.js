@@ -10,6 +10,8 @@
   function logOut() {
     var form = document.getElementById("logout-form");
     if (!form) return;
+    // Actions still waiting for the network (orders/till.js) would be lost with the page: wait.
+    if (typeof window.brigadePending === "function" && window.brigadePending() > 0) { restart(); return; }
     var flag = document.createElement("input");  // tells the server to say why on the PIN screen
     flag.type = "hidden"; flag.name = "idle"; flag.value = "1";
     form.appendChild(flag);
