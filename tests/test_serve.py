@@ -85,6 +85,20 @@ def test_it_skips_a_step_that_does_not_exist(caplog):
 # --- the command --------------------------------------------------------------------------------------
 
 
+def test_it_prints_the_lan_address_tablets_should_open(monkeypatch):
+    from io import StringIO
+
+    from kds.management.commands.serve import Command
+
+    monkeypatch.setattr("orders.access.lan_addresses", lambda: ["192.168.1.20"])
+    out = StringIO()
+    Command(stdout=out).print_urls("0.0.0.0", 8000)
+    printed = out.getvalue()
+    for url in ("http://192.168.1.20:8000/", "/kiosk/", "/kitchen/", "/admin/"):
+        assert url in printed
+    assert "http://127.0.0.1:8000/" in printed  # the server's own screen, if it has one
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
