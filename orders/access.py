@@ -8,12 +8,13 @@ Every view states what it needs with one decorator:
 
 WebSocket consumers call `device_from_scope(scope)`.
 
-The rest of the module is the access services the views call: pairing a browser with a device token,
-staff PINs (hashing, checking with a lock-out, the manager override) and the PIN session's idle limit.
+The rest of the module is the access services the views call: pairing a browser with a device token
+or a short pairing code, staff PINs (hashing, checking with a lock-out, the manager override) and the PIN session's idle limit.
 
 Event journal entries written here (fiscal.services.journal, codes from fiscal.codes):
     LOGIN 80 (by PIN), PIN_FAILURE 81, PIN_LOCKOUT 82 (too many failures), LOGOUT 83,
-    RIGHTS_CHANGE 130 (a browser paired; a device token issued or revoked; a PIN set or unlocked).
+    RIGHTS_CHANGE 130 (a browser paired; a device token or pairing code issued; a device revoked;
+    a PIN set or unlocked).
 A wrong pairing token is only logged, not journaled: anyone on the network can send one, and the
 signed journal must not be something an unpaired stranger can fill.
 PINs and tokens never reach the journal or the logs.
@@ -253,7 +254,7 @@ def journal(code: int, *, message: str, operator: User | None = None, device: De
 # --- Pairing ------------------------------------------------------------------------------------------
 
 # A device token carries 256 random bits, so guessing one is hopeless; the limit only stops a script from
-# hammering the server (and the journal) from one address. The cache is per process, which is enough.
+# hammering the server (and its log) from one address. The cache is per process, which is enough.
 PAIRING_MAX_FAILURES = 10
 PAIRING_WINDOW_SECONDS = 600
 
