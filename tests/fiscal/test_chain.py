@@ -305,3 +305,33 @@ def test_it_checks_month_closures_against_the_days_they_summarise(key):
     result = fc.verify_chain(with_month(349), public)
     assert result.first_error[:2] == ("closure", 3)
     assert "not the sum" in result.first_error[2]
+
+
+def test_it_writes_headers_exactly_as_canonical_json():
+    from hypothesis import given, settings, strategies as st
+
+    text = st.text(max_size=20)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.fixed_dictionaries({
+        **{k: text for k in ("business_day", "chain", "device", "key_id", "operator", "prev_hash", "prev_signature",
+                             "software_version", "timestamp", "type")},
+        "seq": st.integers(min_value=-2**70, max_value=2**70), "type_seq": st.integers(), "v": st.integers(),
+        "flags": st.lists(text, max_size=3),
+    }))
+    def same(header):
+        assert fc.header_json(header) == fc.canonical_json(header)
+
+    same()
+    odd = dict(fc.header_of(build_chain(Ed25519PrivateKey.from_private_bytes(SEED), 1)[0]), seq=True)
+    assert fc.header_json(odd) == fc.canonical_json(odd)
+
+
+def test_it_formats_timestamps_in_utc_with_microseconds():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    paris = timezone(timedelta(hours=1))
+    assert fc.format_timestamp(datetime(2026, 11, 26, 12, 30, tzinfo=paris)) == "2026-11-26T11:30:00.000000Z"
+    assert fc.format_timestamp(datetime(2026, 11, 26, 11, 30, 1, 5, tzinfo=UTC)) == "2026-11-26T11:30:01.000005Z"
+    with pytest.raises(ValueError):
+        fc.format_timestamp(datetime(2026, 11, 26))

@@ -1,0 +1,151 @@
+"""Fiscal sealing throughput on the default set-up (SQLite in a fresh temporary data dir).
+
+    .venv/bin/python bench/sealing.py [--receipts N] [--verify-records N]
+
+Prints:
+- receipts sealed per second by `fiscal.services.seal_receipt` inside an atomic block, with an
+  order-sized payload (4 lines, 2 VAT rates, 2 payments) — the fiscal part of a payment;
+- receipts per second through the whole payment transaction, `orders.services.take_payment` (order
+  row lock, payment row, status change, receipt payload, seal), on orders placed beforehand (untimed);
+- records verified per second by `fiscal.services.verify_store` (every chain, hashes, links, grand
+  totals, closures against receipts; signatures at checkpoints) and in strict mode (every signature).
+Targets (issue 5): >= 1,000 seals/s, >= 20,000 verified records/s. Last line: `name: value unit`.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def payload(number: int) -> dict:
+    return {
+        "order": {"number": number, "business_day": "2026-11-26", "type": "eat_in", "table": "4", "covers": 4,
+                  "source": "till"},
+        "lines": [
+            {"name": "Entrecôte", "quantity": 2, "unit_price": "24.00", "modifiers": ["Saignant"], "discount": "0.00",
+             "vat_rate": "10.00", "total": "48.00"},
+            {"name": "Salade César", "quantity": 1, "unit_price": "14.50", "modifiers": [], "discount": "0.00",
+             "vat_rate": "10.00", "total": "14.50"},
+            {"name": "Côtes-du-Rhône 50 cl", "quantity": 1, "unit_price": "22.00", "modifiers": [], "discount": "0.00",
+             "vat_rate": "20.00", "total": "22.00"},
+            {"name": "Café", "quantity": 4, "unit_price": "2.50", "modifiers": [], "discount": "0.00",
+             "vat_rate": "10.00", "total": "10.00"},
+        ],
+        "vat": [{"rate": "10.00", "base": "65.91", "vat": "6.59", "total": "72.50"},
+                {"rate": "20.00", "base": "18.33", "vat": "3.67", "total": "22.00"}],
+        "discount": "0.00", "total": "94.50",
+        "payments": [{"method": "card", "amount": "50.00"}, {"method": "cash", "amount": "44.50"}], "tips": "2.00",
+    }
+
+
+def bench_seal(n: int) -> float:
+    from django.db import transaction
+
+    from fiscal import services
+
+    for i in range(50):  # warm-up: key loaded, statements prepared
+        with transaction.atomic():
+            services.seal_receipt(payload=payload(i), operator="alice", device="Till 1")
+    start = time.perf_counter()
+    for i in range(n):
+        with transaction.atomic():
+            services.seal_receipt(payload=payload(i), operator="alice", device="Till 1")
+    return n / (time.perf_counter() - start)
+
+
+def bench_take_payment(n: int) -> float | None:
+    try:
+        from orders import services as orders
+        from orders.models import Category, Device, Item, User
+    except ImportError as exc:
+        print(f"take_payment: not measured ({exc})")
+        return None
+    if not hasattr(orders, "take_payment"):
+        print("take_payment: not measured (orders.services.take_payment does not exist)")
+        return None
+    category = Category.objects.create(name="Bench")
+    steak = Item.objects.create(category=category, name="Entrecôte", kitchen_name="ENTRE", price=Decimal("24.00"))
+    wine = Item.objects.create(category=category, name="Vin", kitchen_name="VIN", price=Decimal("22.00"),
+                               vat_eat_in=Decimal("20.00"), vat_take_away=Decimal("20.00"))
+    device = Device(name="Bench till", role=Device.Role.TILL)
+    device.set_new_token()
+    device.save()
+    server = User.objects.create_user("bench", role=User.Role.SERVER)
+    placed = []
+    for _ in range(n + 20):
+        placed.append(orders.place_order(
+            device=device, server=server, order_type="take_away", source="till", send=False,
+            lines=[orders.LineSpec(item=steak.pk, quantity=2), orders.LineSpec(item=wine.pk, quantity=1)],
+        ))
+    for order in placed[:20]:
+        orders.take_payment(order=order, method="cash", amount=order.total, operator=server, device=device)
+    start = time.perf_counter()
+    for order in placed[20:]:
+        result = orders.take_payment(order=order, method="cash", amount=order.total, operator=server, device=device)
+        assert result.settled and result.receipt is not None
+    return n / (time.perf_counter() - start)
+
+
+def bench_verify(target_records: int) -> tuple[int, float, float]:
+    from django.db import transaction
+
+    from fiscal import services
+    from fiscal.models import SealedRecord
+
+    have = SealedRecord.objects.count()
+    with transaction.atomic():
+        for i in range(max(0, target_records - have)):
+            services.seal_receipt(payload=payload(i), operator="alice", device="Till 1")
+    services.close_day(services.business_day_for(services.now()))
+    count = SealedRecord.objects.count()
+    rates = []
+    for strict in (False, True):
+        start = time.perf_counter()
+        report = services.verify_store(strict=strict)
+        elapsed = time.perf_counter() - start
+        assert report.ok, report.errors
+        assert report.count == count
+        rates.append(count / elapsed)
+    return count, rates[0], rates[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--receipts", type=int, default=3000)
+    parser.add_argument("--verify-records", type=int, default=30000)
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="brigade-bench-sealing-")
+    os.environ["KDS_DATA_DIR"] = data_dir
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kds.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, skip_checks=True)
+    print(f"data dir {data_dir} (SQLite, WAL, IMMEDIATE transactions)")
+
+    seals = bench_seal(args.receipts)
+    print(f"seal_receipt in an atomic block: {seals:,.0f} receipts/s ({args.receipts} receipts, order-sized payload)")
+    payments = bench_take_payment(min(args.receipts, 1000))
+    if payments is not None:
+        print(f"take_payment (whole payment transaction, seal included): {payments:,.0f} receipts/s")
+    count, fast, strict = bench_verify(args.verify_records)
+    print(f"verify_store: {fast:,.0f} records/s ({count} records; signatures at checkpoints)")
+    print(f"verify_store --strict: {strict:,.0f} records/s (every signature checked)")
+    print(f"verified_records_per_second: {fast:.0f} records/s")
+    headline = payments if payments is not None else seals
+    print(f"sealed_receipts_per_second: {headline:.0f} receipts/s")
+
+
+if __name__ == "__main__":
+    main()
