@@ -239,6 +239,8 @@ def _table(data: dict) -> Table | None:
 
 
 def _visible_order(request: HttpRequest, order_id: int) -> Order:
+    if order_id > services.MAX_ID:
+        raise BadRequest(404, "not_found", _("No such order."))
     order = Order.objects.filter(selectors.orders_visible_to(request.device), pk=order_id).select_related("table").first()
     if order is None:
         raise BadRequest(404, "not_found", _("No such order."))
@@ -297,7 +299,7 @@ def payments(request: HttpRequest, order_id: int) -> JsonResponse:
     if account_id is not None:
         if device.role != Device.Role.TILL:
             raise BadRequest(403, "forbidden", _("Only tills charge customer accounts."), "account")
-        account = CustomerAccount.objects.filter(pk=account_id).first()
+        account = CustomerAccount.objects.filter(pk=account_id).first() if 1 <= account_id <= services.MAX_ID else None
         if account is None:
             raise BadRequest(400, "unknown_account", _("Unknown customer account."), "account")
 

@@ -137,8 +137,15 @@ class _Resolved:
     components: list["_Resolved"] = field(default_factory=list)
 
 
+MAX_ID = 2**63 - 1  # the largest primary key a database can hold: larger "ids" are simply unknown
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(value: Any) -> bool:
+    return _is_int(value) and 1 <= value <= MAX_ID
 
 
 def _check_int(value: Any, *, low: int, high: int, code: str, message: str, path: str) -> None:
@@ -159,8 +166,8 @@ def _load_menu(specs: Sequence[LineSpec]) -> tuple[dict[int, Item], dict[int, Mo
         for choice in spec.slots:
             item_ids.add(choice.item)
             modifier_ids.update(choice.modifiers)
-    item_ids = {i for i in item_ids if _is_int(i)}
-    modifier_ids = {m for m in modifier_ids if _is_int(m)}
+    item_ids = {i for i in item_ids if _is_id(i)}
+    modifier_ids = {m for m in modifier_ids if _is_id(m)}
     items = Item.objects.filter(pk__in=item_ids).prefetch_related("modifier_groups", "slots__choices")
     modifiers = Modifier.objects.filter(pk__in=modifier_ids).select_related("group")
     return {i.pk: i for i in items}, {m.pk: m for m in modifiers}

@@ -175,6 +175,8 @@ def _order_with(menu, **line_overrides):
 
 BAD_ORDERS = {
     "unknown item": (lambda m: _order_with(m, item=987654), 400, "unknown_item"),
+    "item id beyond any database integer": (lambda m: _order_with(m, item=2**70), 400, "unknown_item"),
+    "modifier id beyond any database integer": (lambda m: _order_with(m, modifiers=[2**64]), 400, "unknown_modifier"),
     "wrong modifier count": (lambda m: {**order_body(m), "lines": [{"item": m.steak.pk, "modifiers": []}]}, 400, "modifier_count"),
     "two cuissons": (
         lambda m: {**order_body(m), "lines": [{"item": m.steak.pk, "modifiers": [m.bleu.pk, m.a_point.pk]}]}, 400, "modifier_count"
@@ -293,6 +295,7 @@ def test_it_keeps_notes_as_text(api, menu):
 def test_it_answers_404_for_an_unknown_order(api, menu):
     response = api.get("orders/424242/")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert api.get(f"orders/{2**80}/").status_code == 404
 
 
 def test_it_shows_integrations_only_their_own_orders(api, client, menu, integration, kiosk):

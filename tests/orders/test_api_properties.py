@@ -90,7 +90,7 @@ def mutated_body(draw, menu):
         if action == "delete":
             del parent[path[-1]]
         elif action == "number":
-            parent[path[-1]] = draw(st.integers(min_value=-5, max_value=10**6))
+            parent[path[-1]] = draw(st.one_of(st.integers(min_value=-5, max_value=10**6), st.integers(min_value=2**62, max_value=2**80)))
         else:
             parent[path[-1]] = draw(json_values)
     return body
