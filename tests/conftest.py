@@ -4,29 +4,36 @@ App-specific fixtures live in tests/<app>/conftest.py.
 """
 
 import pytest
-from django.contrib.auth.hashers import make_password
 
+from orders.access import hash_pin
 from orders.models import Device, User
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The default password hasher costs ~0.4 s a call by design; tests that make users use a cheap one.
+    PINs keep their own hasher (orders.access.PinHasher)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
 def manager(db) -> User:
     return User.objects.create_user(
         "marie", password="correct horse battery", first_name="Marie", role=User.Role.MANAGER,
-        is_staff=True, pin_hash=make_password("9999"),
+        is_staff=True, pin_hash=hash_pin("9999"),
     )
 
 
 @pytest.fixture
 def alice(db) -> User:
     """A server."""
-    return User.objects.create_user("alice", first_name="Alice", role=User.Role.SERVER, pin_hash=make_password("1234"))
+    return User.objects.create_user("alice", first_name="Alice", role=User.Role.SERVER, pin_hash=hash_pin("1234"))
 
 
 @pytest.fixture
 def claude(db) -> User:
     """A cook."""
-    return User.objects.create_user("claude", first_name="Claude", role=User.Role.COOK, pin_hash=make_password("4321"))
+    return User.objects.create_user("claude", first_name="Claude", role=User.Role.COOK, pin_hash=hash_pin("4321"))
 
 
 def _device(name: str, role: str) -> Device:

@@ -26,12 +26,6 @@ CLOUD_ONLY = {"sync:marks", "sync:records"}
 CONVERTER_SAMPLES = {"int": "1", "slug": "grill", "str": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000001"}
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The personas' PINs come from make_password, whose default hasher costs ~0.4 s a call."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def entry_points(resolver=None, prefix="", namespace=""):
     """(url, name) for every HTTP route but the admin's (its own gate is tested below)."""
     for entry in (resolver or get_resolver()).url_patterns:

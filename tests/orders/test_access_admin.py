@@ -10,12 +10,6 @@ from orders import access
 from orders.models import Device, User
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The personas' PINs come from make_password, whose default hasher costs ~0.4 s a call."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def admin_client(client, manager):
     client.force_login(manager)

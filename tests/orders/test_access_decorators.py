@@ -45,12 +45,6 @@ urlpatterns = [
 pytestmark = pytest.mark.urls(__name__)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The personas' PINs come from make_password, whose default hasher costs ~0.4 s a call."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def pair(client, device: Device) -> None:
     client.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(device)
 
