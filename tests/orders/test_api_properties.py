@@ -33,7 +33,8 @@ def expected_total(body: dict) -> Decimal:
         unit += sum((Modifier.objects.get(pk=m).price_delta for m in line.get("modifiers") or []), D("0"))
         for slot in line.get("slots") or []:
             unit += sum((Modifier.objects.get(pk=m).price_delta for m in slot.get("modifiers") or []), D("0"))
-        total += unit * line.get("quantity", 1)
+        quantity = line.get("quantity")
+        total += unit * (1 if quantity is None else quantity)  # absent and null both mean 1
     return total
 
 
