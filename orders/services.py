@@ -966,6 +966,21 @@ def _take_payment(*, order, method, amount, tendered, tip, account, operator, de
     return PaymentResult(order=order, payment=payment, settled=settled, change=change, receipt=receipt)
 
 
+@transaction.atomic
+def close_free_order(*, order: Order, operator: User | None, device: Device) -> Any:
+    """Close an open order that owes nothing although something was ordered (all offered, or all
+    voided): PAID and sealed like any settled order. OrderError "amount_due" when money is still owed.
+    Returns the sealed receipt record. Takes the order's row lock."""
+    order = _locked(order)
+    if selectors.amount_due(order) > 0:
+        raise OrderError("amount_due", _("This order still has an amount due."))
+    if not order.lines.exists():
+        raise OrderError("order_empty", _("Nothing was ordered: cancel the order instead."))
+    Order.objects.filter(pk=order.pk, status=Order.Status.OPEN).update(status=Order.Status.PAID, closed_at=timezone.now())
+    order.refresh_from_db()
+    return fiscal.seal_receipt(payload=receipts.receipt_payload(order), operator=_operator_name(operator), device=_device_name(device))
+
+
 def _charge_account(account: CustomerAccount | None, amount: Decimal) -> CustomerAccount:
     """Add `amount` to what the account owes, within its credit limit (conditional UPDATE)."""
     if account is None:

@@ -539,3 +539,19 @@ def test_it_86s_an_item_and_tells_every_till_after_commit(menu, published, djang
     assert Item.objects.get(pk=menu.steak.pk).remaining == 4
     services.set_item_availability(item=menu.steak, remaining=None)
     assert Item.objects.get(pk=menu.steak.pk).remaining is None
+
+
+def test_it_closes_an_order_that_owes_nothing(menu, place, kitchen, alice, manager, till):
+    order = place([line(menu.dessert)])
+    with pytest.raises(OrderError) as error:
+        services.close_free_order(order=order, operator=alice, device=till)
+    assert error.value.code == "amount_due"
+    services.apply_discount(order=order, percent=D("100"), operator=manager)
+    with pytest.raises(OrderError) as error:
+        services.take_payment(order=order, method="cash", amount=D("1.00"), operator=alice, device=till)
+    assert error.value.code == "nothing_due"
+    services.close_free_order(order=order, operator=manager, device=till)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    (seal,) = _names(kitchen, "seal")
+    assert (seal["payload"]["total"], seal["payload"]["discount"], seal["payload"]["payments"]) == ("0.00", "8.00", [])
