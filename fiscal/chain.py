@@ -157,6 +157,16 @@ def _decimal(value) -> Decimal:
 
 def to_cents(value) -> int:
     """Decimal("12.50") / "12.50" / 12 → 1250. Refuses floats and fractions of a cent."""
+    if type(value) is str:  # the common "12.50": plain integer arithmetic, no Decimal
+        whole, dot, frac = value.partition(".")
+        sign = 1
+        if whole[:1] == "-":
+            sign, whole = -1, whole[1:]
+        if (whole.isascii() and whole.isdigit() and frac.isascii() and (frac.isdigit() or not dot)
+                and len(frac) <= 2):
+            return sign * (int(whole) * 100 + int(frac.ljust(2, "0") or "0"))
+    elif type(value) is int:
+        return value * 100
     cents = _decimal(value) * 100
     if not cents.is_finite() or cents != cents.to_integral_value():
         raise ValueError(f"amount {value!r} is not a whole number of cents")

@@ -17,7 +17,7 @@ from django.conf import settings
 from fiscal import chain as fc
 
 _lock = threading.Lock()
-_cache: dict[str, Ed25519PrivateKey] = {}
+_cache: dict[str, tuple] = {}
 
 
 def key_path() -> Path:
@@ -42,32 +42,38 @@ def _read(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def private_key() -> Ed25519PrivateKey:
-    """The signing key, created on first use."""
-    path = key_path()
-    cache_key = str(path)
-    key = _cache.get(cache_key)
-    if key is not None:
-        return key
+def _loaded() -> tuple[Ed25519PrivateKey, Ed25519PublicKey, str]:
+    """(private key, public key, key id), created on first use, cached per key path."""
+    cache_key = str(settings.FISCAL_KEY_PATH)
+    entry = _cache.get(cache_key)
+    if entry is not None:
+        return entry
     with _lock:
-        key = _cache.get(cache_key)
-        if key is None:
+        entry = _cache.get(cache_key)
+        if entry is None:
+            path = Path(cache_key)
             if not path.exists():
                 try:
                     _write_new(path, Ed25519PrivateKey.generate())
                 except FileExistsError:
                     pass  # another process made it first: use theirs
             key = _read(path)
-            _cache[cache_key] = key
-    return key
+            entry = (key, key.public_key(), fc.key_id(key.public_key()))
+            _cache[cache_key] = entry
+    return entry
+
+
+def private_key() -> Ed25519PrivateKey:
+    """The signing key, created on first use."""
+    return _loaded()[0]
 
 
 def public_key() -> Ed25519PublicKey:
-    return private_key().public_key()
+    return _loaded()[1]
 
 
 def current_key_id() -> str:
-    return fc.key_id(public_key())
+    return _loaded()[2]
 
 
 def public_key_pem() -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from fiscal import chain as fc
@@ -69,25 +69,33 @@ def _name(who) -> str:
 
 # The three statements of a seal are the payment's hot path. The ORM spent more time compiling them
 # than the database took to run them, so they are written once per process from the models' own field
-# definitions (values still go through each field's get_db_prep_save / from_db_value).
-_sql_cache: dict[str, tuple] = {}
+# definitions; dates and JSON still go through each field's get_db_prep_save, plain values as they are.
+_sql_cache: dict[tuple, tuple] = {}
+_PREPARED = frozenset({"DateTimeField", "DateField", "JSONField"})
 
 
-def _head_sql():
-    if "head" not in _sql_cache:
+def _params(fields, obj, conn) -> list:
+    return [f.get_db_prep_save(getattr(obj, f.attname), conn) if prep else getattr(obj, f.attname)
+            for f, prep in fields]
+
+
+def _head_sql(conn):
+    key = ("head", conn.vendor)
+    if key not in _sql_cache:
         meta = ChainHead._meta
-        qn = connection.ops.quote_name
+        qn = conn.ops.quote_name
         columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
         select = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn('chain')} = %s"
-        if connection.features.has_select_for_update:
+        if conn.features.has_select_for_update:
             select += " FOR UPDATE"
-        _sql_cache["head"] = (select, [f for f in meta.concrete_fields])
-    return _sql_cache["head"]
+        _sql_cache[key] = (select, list(meta.concrete_fields))
+    return _sql_cache[key]
 
 
 def _lock_head(chain: str) -> ChainHead:
-    sql, fields = _head_sql()
-    with connection.cursor() as cursor:
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql, fields = _head_sql(conn)
+    with conn.cursor() as cursor:
         cursor.execute(sql, [chain])
         row = cursor.fetchone()
     if row is None:
@@ -96,12 +104,12 @@ def _lock_head(chain: str) -> ChainHead:
                 ChainHead.objects.create(chain=chain)
         except IntegrityError:
             pass  # created meanwhile by another transaction
-        with connection.cursor() as cursor:
+        with conn.cursor() as cursor:
             cursor.execute(sql, [chain])
             row = cursor.fetchone()
-    values = [f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v for f, v in zip(fields, row)]
-    values = [_to_python(f, v) for f, v in zip(fields, values)]
-    return ChainHead.from_db(connection.alias, [f.attname for f in fields], values)
+    values = [_to_python(f, f.from_db_value(v, None, conn) if hasattr(f, "from_db_value") else v)
+              for f, v in zip(fields, row)]
+    return ChainHead.from_db(conn.alias, [f.attname for f in fields], values)
 
 
 def _to_python(field, value):
@@ -121,37 +129,39 @@ _HEAD_UPDATE = ("seq", "hash", "signature", "timestamp", "business_day", "type_s
 
 
 def _save_head(head: ChainHead, names=_HEAD_UPDATE) -> None:
-    key = "update:" + ",".join(names)
+    conn = connections[DEFAULT_DB_ALIAS]
+    key = ("update", conn.vendor, names)
     if key not in _sql_cache:
         meta = ChainHead._meta
-        qn = connection.ops.quote_name
+        qn = conn.ops.quote_name
         fields = [meta.get_field(n) for n in names]
         sets = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-        _sql_cache[key] = (f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn('id')} = %s", fields)
+        _sql_cache[key] = (f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn('id')} = %s",
+                           [(f, f.get_internal_type() in _PREPARED) for f in fields])
     sql, fields = _sql_cache[key]
-    params = [f.get_db_prep_save(getattr(head, f.attname), connection) for f in fields] + [head.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, _params(fields, head, conn) + [head.pk])
 
 
 def _insert_record(record: SealedRecord) -> None:
-    if "insert" not in _sql_cache:
+    conn = connections[DEFAULT_DB_ALIAS]
+    key = ("insert", conn.vendor)
+    if key not in _sql_cache:
         meta = SealedRecord._meta
-        qn = connection.ops.quote_name
+        qn = conn.ops.quote_name
         fields = [f for f in meta.concrete_fields if not f.primary_key]
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
                f"VALUES ({', '.join(['%s'] * len(fields))})")
-        returning = connection.features.can_return_columns_from_insert
+        returning = conn.features.can_return_columns_from_insert
         if returning:
             sql += f" RETURNING {qn(meta.pk.column)}"
-        _sql_cache["insert"] = (sql, fields, returning)
-    sql, fields, returning = _sql_cache["insert"]
-    params = [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        _sql_cache[key] = (sql, [(f, f.get_internal_type() in _PREPARED) for f in fields], returning)
+    sql, fields, returning = _sql_cache[key]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, _params(fields, record, conn))
         record.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     record._state.adding = False
-    record._state.db = connection.alias
+    record._state.db = conn.alias
 
 
 def _append(
@@ -163,8 +173,7 @@ def _append(
     with transaction.atomic(savepoint=False):
         if head is None:
             head = _lock_head(chain)
-        private_key = keys.private_key()
-        public_key = private_key.public_key()
+        private_key, public_key, kid = keys._loaded()
         moment = now()
         flags = []
         if head.timestamp is not None and moment < head.timestamp:
@@ -184,7 +193,7 @@ def _append(
             "v": fc.FORMAT_VERSION, "chain": chain, "seq": seq, "type": rtype, "type_seq": type_seq,
             "timestamp": fc.format_timestamp(moment), "business_day": day.isoformat(),
             "software_version": settings.VERSION, "operator": _name(operator), "device": _name(device),
-            "key_id": fc.key_id(public_key), "flags": flags,
+            "key_id": kid, "flags": flags,
             "prev_hash": head.hash if head.seq else fc.genesis_hash(chain, public_key),
             "prev_signature": head.signature if head.seq else "",
         }

@@ -335,3 +335,26 @@ def test_it_formats_timestamps_in_utc_with_microseconds():
     assert fc.format_timestamp(datetime(2026, 11, 26, 11, 30, 1, 5, tzinfo=UTC)) == "2026-11-26T11:30:01.000005Z"
     with pytest.raises(ValueError):
         fc.format_timestamp(datetime(2026, 11, 26))
+
+
+def test_it_converts_decimal_strings_like_decimal_does():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.one_of(
+        st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**9, max_value=10**9).map(str),
+        st.from_regex(r"\A-?[0-9]{0,4}(\.[0-9]{0,3})?\Z"),
+        st.text(max_size=8),
+    ))
+    def same(text):
+        try:
+            expected = ("ok", int(Decimal(text.strip()) * 100)) if (Decimal(text.strip()) * 100) % 1 == 0 else ("error",)
+        except Exception:
+            expected = ("error",)
+        try:
+            got = ("ok", fc.to_cents(text))
+        except (ValueError, TypeError):
+            got = ("error",)
+        assert got == expected, text
+
+    same()
