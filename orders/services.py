@@ -613,7 +613,7 @@ def fire_course(*, order: Order, course: int) -> list[OrderLine]:
         kitchen.fire_course(order=order, course=course)
     if unseen:
         kitchen.send_lines_to_kitchen(
-            order=order, lines=list(OrderLine.objects.filter(pk__in=unseen).prefetch_related("modifiers").order_by("id"))
+            order=order, lines=list(OrderLine.objects.filter(pk__in=unseen).select_related("item").order_by("course", "id"))
         )
     return list(OrderLine.objects.filter(pk__in=fired).order_by("id"))
 
@@ -688,7 +688,7 @@ def transfer_order(*, order: Order, table: Table) -> Order:
         raise _table_occupied(table)
     try:
         with transaction.atomic():
-            Order.objects.filter(pk=order.pk).update(table=table, order_type=Order.Type.EAT_IN)
+            Order.objects.filter(pk=order.pk).update(table=table)
     except IntegrityError:
         raise _table_occupied(table) from None
     order.refresh_from_db()
