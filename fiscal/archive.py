@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+
 from fiscal import chain as fc
 
 FORMAT = "brigade-fiscal-archive/1"
@@ -68,7 +70,7 @@ def _period_bounds(period: str) -> tuple[date, date, str]:
         year, month = (int(p) for p in period.split("-"))
         start = date(year, month, 1)
     except ValueError:
-        raise ArchiveError(f"period must be YYYY-MM or YYYY, not {period!r}") from None
+        raise ArchiveError(_("The period must be YYYY-MM or YYYY, not %(period)r.") % {"period": period}) from None
     end = date(year + (month == 12), month % 12 + 1, 1)
     from datetime import timedelta
 
@@ -89,9 +91,9 @@ def write_archive(period: str, *, directory: Path | None = None, operator="", de
     start, end, kind = _period_bounds(period)
     closure_type = fc.MONTH if kind == "month" else fc.YEAR
     if not SealedRecord.objects.filter(chain=fc.CLOSURE, type=closure_type, period=period).exists():
-        raise ArchiveError(f"{period} is not closed yet: run fiscal_close --{kind} {period} first")
+        raise ArchiveError(_("%(period)s is not closed yet: run fiscal_close --%(kind)s %(period)s first.") % {"period": period, "kind": kind})
     if SealedRecord.objects.filter(chain=fc.ARCHIVE, period=period).exists():
-        raise ArchiveError(f"{period} is already archived")
+        raise ArchiveError(_("%(period)s is already archived.") % {"period": period})
     directory = Path(directory or Path(settings.DATA_DIR) / "archives")
     directory.mkdir(parents=True, exist_ok=True)
 

@@ -5,7 +5,8 @@ laptop) lives here, so a store, the cloud and an archive are checked by the same
 
 Wire format, version 1
 ----------------------
-One sealed record is a flat JSON object (``record_to_wire(record)`` builds it from a database row):
+One sealed record is a flat JSON object (``record_to_wire(record)`` builds it from a SealedRecord;
+``SealedRecord.objects.filter(...).wire()`` streams them from the database):
 
     {"v": 1,                                   format version of the record (this document)
      "chain": "ticket",                        ticket | training | prebill | copy | closure | jet | archive
@@ -260,6 +261,25 @@ def record_hash(header: Mapping, payload_text: str) -> str:
 
 def header_of(wire: Mapping) -> dict:
     return {k: wire[k] for k in HEADER_FIELDS}
+
+
+def record_to_wire(record) -> dict:
+    """The wire dict of a record object with the SealedRecord attributes (version, chain, seq, type,
+    type_seq, timestamp (aware datetime), business_day (date), software_version, operator, device,
+    key_id, flags ("a,b" or a list), prev_hash, prev_signature, payload, hash, signature)."""
+    flags = record.flags
+    if isinstance(flags, str):
+        flags = flags.split(",") if flags else []
+    day = record.business_day
+    return {
+        "v": record.version, "chain": record.chain, "seq": record.seq, "type": record.type,
+        "type_seq": record.type_seq, "timestamp": format_timestamp(record.timestamp),
+        "business_day": day if isinstance(day, str) else day.isoformat(),
+        "software_version": record.software_version, "operator": record.operator, "device": record.device,
+        "key_id": record.key_id, "flags": list(flags), "prev_hash": record.prev_hash,
+        "prev_signature": record.prev_signature, "payload": record.payload, "hash": record.hash,
+        "signature": record.signature,
+    }
 
 
 # --- keys ---------------------------------------------------------------------------------------------

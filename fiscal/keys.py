@@ -88,6 +88,31 @@ def retired_keys() -> list[Ed25519PublicKey]:
     return keys
 
 
+def next_key_path() -> Path:
+    return key_path().with_name(key_path().name + ".next")
+
+
+def retired_key_path(kid: str) -> Path:
+    return key_path().with_name(f"{key_path().name}.{kid}.retired")
+
+
+def prepare_next_key() -> Ed25519PrivateKey:
+    """Rotation step 1: the next key, written beside the current one (0600)."""
+    path = next_key_path()
+    path.unlink(missing_ok=True)
+    _write_new(path, Ed25519PrivateKey.generate())
+    return _read(path)
+
+
+def activate_next_key() -> None:
+    """Rotation step 3 (after the announcement committed): retire the current key, promote the next."""
+    current = key_path()
+    kid = fc.key_id(_read(current).public_key())
+    os.replace(current, retired_key_path(kid))
+    os.replace(next_key_path(), current)
+    forget_cache()
+
+
 def forget_cache() -> None:
     """Tests and rotation: the next call re-reads the key file."""
     with _lock:

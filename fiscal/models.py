@@ -187,7 +187,7 @@ def row_to_wire(row: tuple) -> dict:
 
 def record_to_wire(record: SealedRecord) -> dict:
     """The wire dict of one record (fiscal/chain.py documents the format)."""
-    return row_to_wire(tuple(getattr(record, name) for name in WIRE_COLUMNS))
+    return fc.record_to_wire(record)
 
 
 class ChainHead(models.Model):

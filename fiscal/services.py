@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fiscal import chain as fc
 from fiscal import codes, keys
@@ -264,14 +265,14 @@ def seal_cancellation(*, original: SealedRecord, operator, device, reason: str) 
     """A credit note cancelling a sealed sale in full: a new record with the negated amounts, referring
     to the original by number and hash (the original stays as it was). A receipt is cancelled once."""
     if original.type != fc.SALE or original.chain not in fc.TOTAL_CHAINS:
-        raise FiscalError("only a sale receipt can be cancelled")
+        raise FiscalError(_("Only a sale receipt can be cancelled."))
     reason = str(reason).strip()
     if not reason:
-        raise FiscalError("a cancellation needs a reason")
+        raise FiscalError(_("A cancellation needs a reason."))
     with transaction.atomic():  # a savepoint: a refusal leaves the caller's transaction usable
         head = _lock_head(original.chain)
         if SealedRecord.objects.filter(refers_to=original, type=fc.CANCELLATION).exists():
-            raise AlreadyCancelled(f"receipt {original.type_seq} is already cancelled")
+            raise AlreadyCancelled(_("Receipt %(number)d is already cancelled.") % {"number": original.type_seq})
         sale = original.data()
         body = {k: v for k, v in sale.items() if k not in ("grand_total",)}
         body = _negate(body)
@@ -288,7 +289,7 @@ def seal_cancellation(*, original: SealedRecord, operator, device, reason: str) 
                     refers_to=original, head=head,
                 )
         except IntegrityError:
-            raise AlreadyCancelled(f"receipt {original.type_seq} is already cancelled") from None
+            raise AlreadyCancelled(_("Receipt %(number)d is already cancelled.") % {"number": original.type_seq}) from None
         journal(
             codes.CANCELLATION, message=f"receipt {original.type_seq} cancelled: {reason}", operator=operator,
             device=device, details={"original": _reference(original), "cancellation": _reference(record)},
@@ -319,7 +320,7 @@ def seal_pre_bill(*, payload: dict, operator, device) -> SealedRecord:
 def seal_copy(*, original: SealedRecord, operator, device) -> SealedRecord:
     """A reprint of a receipt: a signed "DUPLICATA n" record referring to the original (n counts up)."""
     if original.chain not in fc.TOTAL_CHAINS:
-        raise FiscalError("only receipts are reprinted as copies")
+        raise FiscalError(_("Only receipts are reprinted as copies."))
     with transaction.atomic():
         head = _lock_head(fc.COPY)
         number = SealedRecord.objects.filter(refers_to=original, type=fc.COPY_TYPE).count() + 1
@@ -360,6 +361,25 @@ def journal(code: int, *, message, operator="", device="", details=None, journal
                "details": _plain(details or {})}
     return _append(chain=fc.JET, rtype=fc.EVENT, build=lambda head: payload, operator=operator, device=device,
                    subject=str(int(code)), journal_clock=journal_clock)
+
+
+def rotate_key(*, operator="", device="") -> SealedRecord:
+    """Replace the store's signing key. The change is itself a signed journal entry (code 275), made
+    with the OLD key and carrying the new public key, so anyone who trusts the old key can follow the
+    rotation; records after it are signed with the new key (their key_id says which). The old key is
+    kept as `<key file>.<key id>.retired` for verification. Register the new public key with the cloud."""
+    old_kid = keys.current_key_id()
+    new_key = keys.prepare_next_key()
+    new_public = new_key.public_key()
+    with transaction.atomic():
+        record = journal(
+            codes.KEY_ROTATION, message=f"signing key {old_kid} replaced by {fc.key_id(new_public)}",
+            operator=operator, device=device,
+            details={"old_key_id": old_kid, "new_key_id": fc.key_id(new_public),
+                     "new_public_key": fc.raw_public_bytes(new_public).hex()},
+        )
+    keys.activate_next_key()
+    return record
 
 
 # --- closures ------------------------------------------------------------------------------------------
@@ -422,7 +442,7 @@ def _close_one_day(day: date, ticket_head: ChainHead, *, operator="", device="")
             record = _append(chain=fc.CLOSURE, rtype=fc.DAY, build=lambda head: body, operator=operator,
                              device=device, period=day.isoformat())
     except IntegrityError:
-        raise AlreadyClosed(f"{day} is already closed") from None
+        raise AlreadyClosed(_("%(period)s is already closed.") % {"period": day}) from None
     ticket_head.closed_through = day
     if last_seq:
         ticket_head.closed_seq = last_seq
@@ -455,9 +475,9 @@ def close_day(day: date | None = None, *, operator="", device="") -> list[Sealed
         today = business_day_for(now())
         day = day or today - timedelta(days=1)
         if day > today:
-            raise FiscalError(f"{day} has not started yet")
+            raise FiscalError(_("%(period)s has not started yet.") % {"period": day})
         if ticket_head.closed_through is not None and day <= ticket_head.closed_through:
-            raise AlreadyClosed(f"{day} is already closed (closed through {ticket_head.closed_through})")
+            raise AlreadyClosed(_("%(period)s is already closed (closed through %(through)s).") % {"period": day, "through": ticket_head.closed_through})
         return _close_days_through(day, ticket_head, include_empty=True, operator=operator, device=device)
 
 
@@ -486,7 +506,7 @@ def _summarise(kind: str, period: str, parts: list[SealedRecord], *, operator, d
             record = _append(chain=fc.CLOSURE, rtype=kind, build=lambda head: body, operator=operator,
                              device=device, period=period)
     except IntegrityError:
-        raise AlreadyClosed(f"{period} is already closed") from None
+        raise AlreadyClosed(_("%(period)s is already closed.") % {"period": period}) from None
     journal(codes.CLOSURE_PERIOD, message=f"{kind} {period} closed", operator=operator, device=device,
             details={"closure": _reference(record), "total": body["total"], "count": body["count"]})
     return record
@@ -499,9 +519,9 @@ def close_month(year: int, month: int, *, operator="", device="") -> SealedRecor
     with transaction.atomic():
         ticket_head = _lock_head(fc.TICKET)
         if business_day_for(now()) <= last_day:
-            raise FiscalError(f"{period} is not over yet")
+            raise FiscalError(_("%(period)s is not over yet.") % {"period": period})
         if SealedRecord.objects.filter(chain=fc.CLOSURE, type=fc.MONTH, period=period).exists():
-            raise AlreadyClosed(f"{period} is already closed")
+            raise AlreadyClosed(_("%(period)s is already closed.") % {"period": period})
         _close_days_through(last_day, ticket_head, include_empty=False, operator=operator, device=device)
         days = list(SealedRecord.objects.filter(chain=fc.CLOSURE, type=fc.DAY, period__startswith=period + "-")
                     .order_by("seq"))
@@ -514,9 +534,9 @@ def close_year(year: int, *, operator="", device="") -> SealedRecord:
     with transaction.atomic():
         _lock_head(fc.TICKET)
         if business_day_for(now()) <= date(year, 12, 31):
-            raise FiscalError(f"{period} is not over yet")
+            raise FiscalError(_("%(period)s is not over yet.") % {"period": period})
         if SealedRecord.objects.filter(chain=fc.CLOSURE, type=fc.YEAR, period=period).exists():
-            raise AlreadyClosed(f"{period} is already closed")
+            raise AlreadyClosed(_("%(period)s is already closed.") % {"period": period})
         for month in range(1, 13):
             month_period = f"{year:04d}-{month:02d}"
             has_days = SealedRecord.objects.filter(chain=fc.CLOSURE, type=fc.DAY, period__startswith=month_period + "-").exists()
@@ -538,6 +558,8 @@ def run_scheduled_closures() -> bool:
     month and year whose days are closed. Journals start-up and a new software version the first time it
     runs in a process. Returns True when it did something."""
     global _started
+    if settings.KDS_ROLE != "store":
+        return False  # the cloud keeps the stores' records; it seals nothing of its own
     did = False
     if not _started:
         _started = True

@@ -21,6 +21,16 @@ def fiscal_key(settings, tmp_path):
     keys.forget_cache()
 
 
+@pytest.fixture(autouse=True)
+def in_english(settings):
+    """Messages are asserted in English, whatever translations the catalogue holds."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def test_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(TEST_SEED)
