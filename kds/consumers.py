@@ -72,21 +72,22 @@ def resolve_board(slug: str) -> Board | None:
 
 
 class _FrameCache:
-    """Every screen of a station receives the same doorbell and asks the same question ("what changed
-    after seq N?"): the first one renders, the others reuse it for a few seconds. A cached answer
-    stays correct later too: any newer change has a newer event the screen will also receive."""
+    """Every screen of a station receives the same doorbell ("events up to N") and asks the same
+    question ("what changed after seq S?"): the first one renders, the others reuse its answer if
+    it reaches N. An answer that reaches N stays correct: a newer change has a newer event, which
+    rings again."""
 
-    TTL = 5.0
+    TTL = 10.0
     SIZE = 256
 
     def __init__(self):
         self._lock = threading.Lock()
         self._frames: dict[tuple, tuple[float, int, str | None]] = {}
 
-    def get(self, key):
+    def get(self, key, at_least: int):
         with self._lock:
             hit = self._frames.get(key)
-        if hit and time.monotonic() - hit[0] < self.TTL:
+        if hit and hit[1] >= at_least and time.monotonic() - hit[0] < self.TTL:
             return hit[1], hit[2]
         return None
 
@@ -103,11 +104,12 @@ class _FrameCache:
 frame_cache = _FrameCache()
 
 
-def render_frame(board: Board, since: int | None) -> tuple[int, str | None]:
-    """(seq, HTML frame or None when there is nothing new) for a screen that has seen `since`."""
+def render_frame(board: Board, since: int | None, at_least: int | None = None) -> tuple[int, str | None]:
+    """(seq, HTML frame or None when there is nothing new) for a screen that has seen `since`.
+    `at_least`: the seq a doorbell announced; a cached answer that reaches it is reused."""
     key = (*board.key, since)
-    if since is not None:
-        hit = frame_cache.get(key)
+    if since is not None and at_least is not None:
+        hit = frame_cache.get(key, at_least)
         if hit is not None:
             return hit
     with translation.override(settings.LANGUAGE_CODE):
@@ -230,9 +232,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         return _as_seq(query.get("since", [None])[0])
 
-    async def catch_up(self, since: int | None) -> None:
+    async def catch_up(self, since: int | None, at_least: int | None = None) -> None:
         """Send what changed after `since` (None: a full snapshot) and remember where we are."""
-        seq, html = await database_sync_to_async(render_frame)(self.board, since)
+        seq, html = await database_sync_to_async(render_frame)(self.board, since, at_least)
         if html is not None:
             await self.send(text_data=html)
         self.seq = seq
@@ -256,7 +258,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         if event.get("station") != self.board.station.slug or not isinstance(event.get("seq"), int):
             return
         if event["seq"] > self.seq:
-            await self.catch_up(self.seq)
+            await self.catch_up(self.seq, at_least=event["seq"])
 
     async def kds_alert(self, event):
         if self.board is not None:

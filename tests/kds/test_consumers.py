@@ -174,6 +174,17 @@ async def test_it_resumes_from_the_last_seq_the_screen_saw(stations, menu, kds_s
     await up_to_date.disconnect()
 
 
+async def test_it_pushes_new_tickets_to_a_screen_that_resumed_up_to_date(stations, menu, kds_screen):
+    """The answer "nothing after 1" given at connect must not be reused for the doorbell of 2."""
+    await place(menu)
+    ws = socket("/ws/kds/grill/?since=1", token=kds_screen.token)
+    assert (await ws.connect())[0]
+    order = await place(menu)
+    frame = await next_html(ws)
+    assert f'data-order-id="{order.pk}"' in frame and seq_of(frame) == 2
+    await ws.disconnect()
+
+
 async def test_it_sends_a_snapshot_to_a_screen_from_the_future(stations, menu, kds_screen):
     """A seq the station has not reached (the database was restored): start again from scratch."""
     order = await place(menu)
