@@ -1,7 +1,8 @@
 """What a printed or on-screen receipt shows of its seal, and the Z report of a closure.
 
 For the till's receipt page: `{% include "fiscal/_receipt_seal.html" with seal=record %}` (or
-`seal_context(record)` for your own template), and `seal_text_lines(record)` for ESC/POS printing.
+`seal_context(record)` for your own template); for a receipt printer `seal_escpos(record)` (text lines
+and a native QR code) or `seal_text_lines(record)` plus `qr_content(record)`.
 
 QR content (byte mode, ~220 characters, QR version 11-M):
     BRG1|<chain>|<seq>|<hash hex>|<signature hex>|<device name>
@@ -72,6 +73,24 @@ def seal_text_lines(record: SealedRecord, width: int = 42) -> list[str]:
     lines.append(f"{_('Signature')}: {record.signature_excerpt}  ({_('key')} {record.key_id[:8]})"[:width])
     lines.append(date_format(record.timestamp, "SHORT_DATETIME_FORMAT")[:width])
     return lines
+
+
+def escpos_qr(content: str, *, size: int = 4) -> bytes:
+    """ESC/POS native QR code (GS ( k, model 2, error level M): printers draw it themselves."""
+    data = content.encode("utf-8")
+    store = len(data) + 3
+
+    def gs_k(fn: bytes) -> bytes:
+        return b"\x1d(k" + bytes([len(fn) & 0xFF, len(fn) >> 8]) + fn
+
+    return (gs_k(b"1A2\x00") + gs_k(b"1C" + bytes([size])) + gs_k(b"1E1")
+            + b"\x1d(k" + bytes([store & 0xFF, store >> 8]) + b"1P0" + data + gs_k(b"1Q0"))
+
+
+def seal_escpos(record: SealedRecord) -> bytes:
+    """The seal block for a receipt printer: centred text lines, then the QR code (CP858 text)."""
+    text = "\n".join(seal_text_lines(record)).replace("·", "-") + "\n"
+    return b"\x1ba\x01" + text.encode("cp858", errors="replace") + escpos_qr(qr_content(record)) + b"\n\x1ba\x00"
 
 
 # --- Z report -----------------------------------------------------------------------------------------

@@ -244,7 +244,21 @@ def seal_receipt(*, payload: dict, operator: str, device: str, training: bool = 
         body["grand_total"] = fc.add_to_grand_total(head.grand_total, canonical)
         return body
 
-    return _append(chain=chain, rtype=fc.SALE, build=build, operator=operator, device=device)
+    return _append(chain=chain, rtype=fc.SALE, build=build, operator=operator, device=device,
+                   subject=_order_subject(canonical))
+
+
+def _order_subject(canonical: dict) -> str:
+    """"2026-11-26/12": the order a receipt or pre-bill is about (lookup column, not hashed)."""
+    order = canonical.get("order") or {}
+    return f"{order.get('business_day', '')}/{order.get('number', '')}"[:64]
+
+
+def find_receipt(*, business_day, number: int, training: bool = False) -> SealedRecord | None:
+    """The sale receipt sealed for order `number` of `business_day` (a date or "YYYY-MM-DD")."""
+    day = business_day if isinstance(business_day, str) else business_day.isoformat()
+    return (SealedRecord.objects.filter(chain=fc.TRAINING if training else fc.TICKET, type=fc.SALE,
+                                        subject=f"{day}/{number}").order_by("-seq").first())
 
 
 _NEGATED = frozenset({"total", "base", "vat", "amount", "tips", "discount", "change", "subtotal", "tendered"})
@@ -286,7 +300,7 @@ def seal_cancellation(*, original: SealedRecord, operator, device, reason: str) 
             with transaction.atomic():
                 record = _append(
                     chain=original.chain, rtype=fc.CANCELLATION, build=build, operator=operator, device=device,
-                    refers_to=original, head=head,
+                    refers_to=original, head=head, subject=original.subject,
                 )
         except IntegrityError:
             raise AlreadyCancelled(_("Receipt %(number)d is already cancelled.") % {"number": original.type_seq}) from None
@@ -306,8 +320,7 @@ def seal_pre_bill(*, payload: dict, operator, device) -> SealedRecord:
     """A pre-bill (provisional note) as printed; `payload` has the receipt's shape, without payments.
     Each print of the same order is a new record numbered by "print" (1 = first, 2 = first reprint…)."""
     canonical = fc.canonical_payload(payload)
-    order = canonical.get("order") or {}
-    subject = f"{order.get('business_day', '')}/{order.get('number', '')}"[:64]
+    subject = _order_subject(canonical)
 
     def build(head):
         prints = SealedRecord.objects.filter(chain=fc.PREBILL, subject=subject).count() + 1

@@ -78,3 +78,18 @@ def test_it_shows_the_public_key_in_the_admin(seal, client, manager):
     client.force_login(manager)
     page = client.get("/admin/fiscal/sealedrecord/").content.decode()
     assert keys.current_key_id() in page and "BEGIN PUBLIC KEY" in page
+
+
+def test_it_prints_the_seal_block_with_a_native_qr_code(seal):
+    (record,) = seal()
+    data = receipt.seal_escpos(record)
+    assert record.signature[:4].upper().encode() in data
+    assert b"\x1d(k" in data and receipt.qr_content(record).encode() in data
+
+
+def test_it_finds_the_receipt_of_an_order(seal):
+    _, latest_41 = seal(2, number=41)
+    (only_42,) = seal(1, number=42)
+    assert services.find_receipt(business_day="2026-11-26", number=42) == only_42
+    assert services.find_receipt(business_day="2026-11-26", number=41) == latest_41
+    assert services.find_receipt(business_day="2026-11-26", number=43) is None
