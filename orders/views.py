@@ -160,16 +160,20 @@ def _floor(editing: bool = False) -> list[dict]:
         areas.setdefault(table.area, []).append(table)
     result = []
     for name, area_tables in areas.items():
-        columns = max((t.x for t in area_tables), default=0) + 1 + (1 if editing else 0)
-        rows = max((t.y for t in area_tables), default=0) + 1 + (1 if editing else 0)
-        result.append({"name": name, "tables": area_tables, "columns": max(columns, 4), "rows": rows})
+        # Each area is drawn from its own top-left table: "Terrasse" at y = 2..3 starts at row 1.
+        left = min(t.x for t in area_tables)
+        top = min(t.y for t in area_tables)
+        for table in area_tables:
+            table.column, table.row = table.x - left + 1, table.y - top + 1
+        columns = max(t.column for t in area_tables) + (1 if editing else 0)
+        result.append({"name": name, "tables": area_tables, "columns": max(columns, 4)})
     return result
 
 
 @require_GET
 @till_view
 def floor(request):
-    return _page(request, "orders/till/floor.html", {"areas": _floor(), "courses": COURSES})
+    return _page(request, "orders/till/floor.html", {"areas": _floor()})
 
 
 @require_GET
@@ -332,7 +336,7 @@ def _order_screen_context(request, order: Order | None, *, order_type: str = Ord
     context = {
         "categories": categories,
         "seats": range(1, max(covers, 1) + 1) if covers else (),
-        "courses": COURSES,
+        "course_choices": COURSES,
         "order_type": order.order_type if order is not None else order_type,
         "draft": order is None,
     }
@@ -403,7 +407,7 @@ def _picker_context(request, item: Item, *, order: Order | None, form: LineForm 
         "seat": data.get("seat", ""),
         "course": data.get("course") or "1",
         "seats": seats,
-        "courses": COURSES,
+        "course_choices": COURSES,
         "order_type": data.get("order_type", ""),
         "customer_name": data.get("customer_name", ""),
     }

@@ -198,6 +198,8 @@ def test_it_shows_the_menu_with_86d_items_greyed_and_counts(till_client, menu, o
     assert "is-86" in dessert and "disabled" in dessert
     salad = html[html.index(f'data-item-id="{menu.salad.pk}"'):]
     assert re.search(r"data-remaining\s*>3<", salad[:800])
+    # The next item's course and seat (two covers) are chosen beside the menu.
+    assert 'name="course" value="2"' in html and 'name="seat" value="2"' in html
 
 
 def test_it_adds_a_plain_item_in_one_tap(till_client, menu, open_order):
