@@ -91,7 +91,8 @@ def write_archive(period: str, *, directory: Path | None = None, operator="", de
     start, end, kind = _period_bounds(period)
     closure_type = fc.MONTH if kind == "month" else fc.YEAR
     if not SealedRecord.objects.filter(chain=fc.CLOSURE, type=closure_type, period=period).exists():
-        raise ArchiveError(_("%(period)s is not closed yet: run fiscal_close --%(kind)s %(period)s first.") % {"period": period, "kind": kind})
+        raise ArchiveError(_("%(period)s is not closed yet: run fiscal_close --%(kind)s %(period)s first.")
+                           % {"period": period, "kind": kind})
     if SealedRecord.objects.filter(chain=fc.ARCHIVE, period=period).exists():
         raise ArchiveError(_("%(period)s is already archived.") % {"period": period})
     directory = Path(directory or Path(settings.DATA_DIR) / "archives")

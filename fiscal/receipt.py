@@ -115,7 +115,8 @@ def z_report_context(closure: SealedRecord) -> dict:
         "by_type": {k: {"count": v["count"], "total": fc.cents_to_str(v["total"])} for k, v in data["by_type"].items()},
         "grand_total": fc.cents_to_str(grand["total"]),
         "grand_absolute": fc.cents_to_str(grand["absolute"]),
-        "grand_by_rate": [(fc.cents_to_str(int(rate)), fc.cents_to_str(amount)) for rate, amount in sorted(grand["by_rate"].items(), key=lambda kv: int(kv[0]))],
+        "grand_by_rate": [(fc.cents_to_str(int(rate)), fc.cents_to_str(amount))
+                          for rate, amount in sorted(grand["by_rate"].items(), key=lambda kv: int(kv[0]))],
         "summarised": data.get("closures", []),
     }
 

@@ -490,7 +490,8 @@ def close_day(day: date | None = None, *, operator="", device="") -> list[Sealed
         if day > today:
             raise FiscalError(_("%(period)s has not started yet.") % {"period": day})
         if ticket_head.closed_through is not None and day <= ticket_head.closed_through:
-            raise AlreadyClosed(_("%(period)s is already closed (closed through %(through)s).") % {"period": day, "through": ticket_head.closed_through})
+            raise AlreadyClosed(_("%(period)s is already closed (closed through %(through)s).")
+                                % {"period": day, "through": ticket_head.closed_through})
         return _close_days_through(day, ticket_head, include_empty=True, operator=operator, device=device)
 
 

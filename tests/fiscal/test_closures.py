@@ -6,7 +6,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from fiscal import chain as fc
 from fiscal import codes, receipt, services
 from fiscal.models import ChainHead, SealedRecord
 
