@@ -61,8 +61,11 @@ Verification API
   signatures on every 64th record and the last; a failing window is searched for its first bad
   signature. Sound because each signed record commits to every record and signature before it.
 
-    VerifyResult(ok, count, first_error, last_seq, last_hash, last_signature)
-    first_error: None or (chain, seq, reason) — the FIRST broken record, reason in plain English.
+    VerifyResult(ok, count, first_error, chain, last_seq, last_hash, last_signature)
+    first_error: None or (chain, seq, reason) — the FIRST broken record, reason in plain English
+    (stable prefixes: "bad signature", "hash mismatch", "broken link", "sequence gap", "perpetual grand
+    total", "signed with an unknown key", "malformed record"). count: records verified good; last_*:
+    the new high-water mark, meaningful when ok.
 
 ``ChainVerifier`` is the same thing fed one record at a time (``feed(wire) -> bool``, ``result()``).
 ``verify_closures_against_tickets`` cross-checks day closures with the receipts they summarise.
