@@ -130,7 +130,31 @@ def json_body(request: HttpRequest) -> dict:
         raise BadRequest(400, "malformed_json", _("The body is not valid JSON.")) from None
     if not isinstance(data, dict):
         raise BadRequest(400, "invalid_request", _("The body must be a JSON object."))
+    try:
+        unstorable = _unstorable_text(data)
+    except RecursionError:
+        raise BadRequest(400, "malformed_json", _("The body is not valid JSON.")) from None
+    if unstorable:
+        raise BadRequest(400, "invalid_text", _("Text may not contain NUL characters or unpaired surrogates."))
     return data
+
+
+def _unstorable_text(value: Any) -> bool:
+    """Text no database stores: NUL (PostgreSQL refuses it) or a lone surrogate ("\\ud800" is valid
+    JSON but not UTF-8). Refused at the door rather than failing deep inside a transaction."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unstorable_text(k) or _unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable_text(v) for v in value)
+    return False
 
 
 def _type_error(field: str, expected: str) -> BadRequest:

@@ -29,6 +29,11 @@ from orders.models import Device, IdempotentRequest
 KEY_MAX_LENGTH = IdempotentRequest._meta.get_field("key").max_length
 
 
+def valid_key(key: Any) -> bool:
+    """A client key: 1 to 100 characters, no NUL."""
+    return isinstance(key, str) and 1 <= len(key) <= KEY_MAX_LENGTH and "\x00" not in key
+
+
 class IdempotencyKeyReused(Exception):
     """The key was already used for a different request."""
 

@@ -153,6 +153,15 @@ def _check_int(value: Any, *, low: int, high: int, code: str, message: str, path
         raise OrderError(code, message, field=path)
 
 
+def _check_text(value: Any, *, max_length: int, path: str, code: str = "note_too_long") -> None:
+    """Free text (notes, names, reasons): a string of at most `max_length` characters, without NUL
+    (no database stores it)."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise OrderError("invalid_text", _("Invalid text."), field=path)
+    if len(value) > max_length:
+        raise OrderError(code, _("At most %(n)d characters.") % {"n": max_length}, field=path)
+
+
 def _vat_rate(item: Item, order_type: str) -> Decimal:
     return item.vat_take_away if order_type == Order.Type.TAKE_AWAY else item.vat_eat_in
 
@@ -236,10 +245,7 @@ def _resolve(specs: Sequence[LineSpec], *, order_type: str, allow_empty: bool = 
             spec.quantity, low=1, high=MAX_QUANTITY, code="invalid_quantity",
             message=_("Quantity must be between 1 and %(max)d.") % {"max": MAX_QUANTITY}, path=f"{path}.quantity",
         )
-        if not isinstance(spec.note, str) or len(spec.note) > NOTE_MAX_LENGTH:
-            raise OrderError(
-                "note_too_long", _("Notes are at most %(n)d characters.") % {"n": NOTE_MAX_LENGTH}, field=f"{path}.note"
-            )
+        _check_text(spec.note, max_length=NOTE_MAX_LENGTH, path=f"{path}.note")
         if spec.seat is not None:
             _check_int(spec.seat, low=1, high=MAX_COVERS, code="invalid_seat", message=_("Invalid seat."), path=f"{path}.seat")
         _check_int(spec.course, low=1, high=MAX_COURSE, code="invalid_course", message=_("Invalid course."), path=f"{path}.course")
@@ -493,7 +499,7 @@ def place_order(
             device=device, server=server, order_type=order_type, table=table, covers=covers, lines=lines,
             customer_name=customer_name, note=note, source=source, send=send,
         )
-    if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= idempotency.KEY_MAX_LENGTH:
+    if not idempotency.valid_key(idempotency_key):
         raise OrderError("invalid_idempotency_key", _("Invalid idempotency key."), field="idempotency_key")
     request = {
         "order_type": order_type, "table": table.pk if table else None, "covers": covers,
@@ -519,10 +525,8 @@ def place_order(
 @transaction.atomic
 def _place_order(*, device, server, order_type, table, covers, lines, customer_name, note, source, send) -> Order:
     _check_table_header(order_type=order_type, table=table, covers=covers, source=source)
-    if not isinstance(customer_name, str) or len(customer_name) > CUSTOMER_NAME_MAX_LENGTH:
-        raise OrderError("invalid_customer_name", _("The customer name is too long."), field="customer_name")
-    if not isinstance(note, str) or len(note) > ORDER_NOTE_MAX_LENGTH:
-        raise OrderError("note_too_long", _("Notes are at most %(n)d characters.") % {"n": ORDER_NOTE_MAX_LENGTH}, field="note")
+    _check_text(customer_name, max_length=CUSTOMER_NAME_MAX_LENGTH, path="customer_name", code="invalid_customer_name")
+    _check_text(note, max_length=ORDER_NOTE_MAX_LENGTH, path="note")
     resolved = _resolve(lines, order_type=order_type)
     _take_stock(resolved)
     order = _create_order(
@@ -629,8 +633,7 @@ def void_line(*, line: OrderLine, reason: str, operator: User, device: Device | 
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
         raise OrderError("reason_required", _("A reason is required to void a sent line."), field="reason")
-    if len(reason) > NOTE_MAX_LENGTH:
-        raise OrderError("reason_too_long", _("The reason is too long."), field="reason")
+    _check_text(reason, max_length=NOTE_MAX_LENGTH, path="reason", code="reason_too_long")
     line = OrderLine.objects.get(pk=line.pk)
     if line.parent_id is not None:
         raise OrderError("component_line", _("Void the whole set menu instead."))
@@ -886,7 +889,7 @@ def take_payment(
         return _take_payment(
             order=order, method=method, amount=amount, tendered=tendered, tip=tip, account=account, operator=operator, device=device
         )
-    if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= idempotency.KEY_MAX_LENGTH:
+    if not idempotency.valid_key(idempotency_key):
         raise OrderError("invalid_idempotency_key", _("Invalid idempotency key."), field="idempotency_key")
     request = {
         "order": order.pk, "method": method, "amount": str(amount), "tendered": None if tendered is None else str(tendered),

@@ -282,6 +282,25 @@ def test_it_answers_in_the_request_language(api, menu):
     assert english.json()["detail"].startswith("Quantity")
 
 
+def test_it_refuses_unpaired_surrogates(api, menu):
+    body = json.dumps(_order_with(menu, note="NOTE")).replace("NOTE", "\\ud800")
+    response = api.post("orders/", body)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_text"
+
+
+@pytest.mark.parametrize("where", ["note", "key", "table", "field name"])
+def test_it_refuses_nul_characters_which_no_database_stores(api, menu, where):
+    body = _order_with(menu, note="bien\x00cuit" if where == "note" else "")
+    if where == "key":
+        body["idempotency_key"] = "k\x00"
+    elif where == "table":
+        body["table"] = "4\x00"
+    elif where == "field name":
+        body["lines"][0]["\x00"] = 1
+    response = api.post("orders/", body)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_text"
+
+
 def test_it_keeps_notes_as_text(api, menu):
     body = _order_with(menu, note="<script>alert(1)</script>")
     data = api.post("orders/", body).json()

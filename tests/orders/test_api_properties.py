@@ -16,7 +16,7 @@ keys = itertools.count()
 
 json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=30),
+    st.text(max_size=30), st.text(st.characters(codec=None, categories=["Cs", "Cc"]), max_size=3),  # surrogates, NUL
 )
 json_values = st.recursive(
     json_scalars,
@@ -54,7 +54,7 @@ def valid_line(draw, menu):
             slots.append({"slot": slot.pk, "item": choice.pk, "modifiers": modifiers})
         line["slots"] = draw(st.permutations(slots))
     if draw(st.booleans()):
-        line["note"] = draw(st.text(max_size=140))
+        line["note"] = draw(st.text(st.characters(exclude_characters="\x00"), max_size=140))
     return line
 
 
@@ -83,6 +83,8 @@ def mutated_body(draw, menu):
     body = draw(valid_body(menu))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         paths = [p for p, _v in _paths(body) if p and p[0] != "idempotency_key"]
+        if not paths:
+            break
         path = draw(st.sampled_from(paths))
         parent = body
         for step in path[:-1]:
