@@ -200,25 +200,32 @@ RATE_KEYS = frozenset({"rate", "vat_rate"})
 def canonical_payload(value, key: str | None = None):
     """Turn a payload from the orders app (Decimal strings) into its signed form: money in integer
     cents, rates in hundredths, dates as ISO strings, other Decimals as strings, no floats."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str:  # the common case first (exact type checks: this runs for every value of a receipt)
+        if key in MONEY_KEYS:
+            return to_cents(value)
+        if key in RATE_KEYS:
+            return to_hundredths(value)
+        return value
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
         out = {}
         for k, v in value.items():
-            if not isinstance(k, str):
+            if type(k) is not str:
                 raise TypeError(f"payload keys must be strings, not {k!r}")
             out[k] = canonical_payload(v, k)
         return out
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         return [canonical_payload(v, key) for v in value]
-    if value is None or isinstance(value, bool):
+    if value is None or kind is bool:
         return value
-    if key in MONEY_KEYS and isinstance(value, (str, Decimal, int)):
-        return to_cents(value)
-    if key in RATE_KEYS and isinstance(value, (str, Decimal, int)):
-        return to_hundredths(value)
-    if isinstance(value, (int, str)):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
+    if isinstance(value, (int, Decimal)):
+        if key in MONEY_KEYS:
+            return to_cents(value)
+        if key in RATE_KEYS:
+            return to_hundredths(value)
+        return value if isinstance(value, int) else str(value)
+    if isinstance(value, str):
+        return canonical_payload(str(value), key)
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, date):
