@@ -45,7 +45,9 @@ from orders.forms import (
     TransferForm,
     VoidForm,
 )
-from orders.models import CustomerAccount, Device, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table, User
+from orders.models import (
+    CustomerAccount, Device, Item, ModifierGroup, Order, OrderLine, OrderLineModifier, Payment, SetMenuSlot, Table, User,
+)
 from orders.services import OrderError
 
 PAID_SHOWN_FOR = dt.timedelta(minutes=10)  # a table just paid stays green this long, then shows free
@@ -287,16 +289,29 @@ def open_table(request, table_id: int):
 # --- The order screen ---------------------------------------------------------------------------------
 
 
-def _ticket(order: Order) -> dict:
-    """What the ticket pane shows: lines by course with what can be done to them, and the totals."""
-    modifiers_and_components = (
-        "modifiers",
-        Prefetch("components", queryset=OrderLine.objects.prefetch_related("modifiers").order_by("id")),
-    )
-    lines = list(order.lines.filter(parent__isnull=True).prefetch_related(*modifiers_and_components).order_by("course", "id"))
-    billable = [line for line in lines if line.status != OrderLine.Status.VOIDED]
-    totals = selectors.order_totals(order, billable)
+def _ticket(order: Order, *, priced: bool = False) -> dict:
+    """What the ticket pane shows: lines by course with what can be done to them, and the totals.
+
+    The pane is re-rendered on every tap, so this reads the order in three plain queries (lines,
+    their modifiers, payments) and prepares each line's texts and links (`line.detail`, `line.base_url`…)
+    for the template to print. Totals come from what services stored (`line.total`, `order.total`);
+    `priced=True` adds the full pricing (`totals`: VAT breakdown, order discount) for bills and slips."""
+    rows = list(order.lines.order_by("course", "id"))
+    modifier_names: dict[int, list[str]] = {}
+    for line_id, name in OrderLineModifier.objects.filter(line__order=order).order_by("id").values_list("line_id", "name"):
+        modifier_names.setdefault(line_id, []).append(name)
+    components: dict[int, list[OrderLine]] = {}
+    lines = []
+    for row in rows:
+        if row.parent_id is None:
+            lines.append(row)
+        else:
+            components.setdefault(row.parent_id, []).append(row)
     paid = selectors.amount_paid(order)
+    is_open = order.status == Order.Status.OPEN
+    base = reverse("till:order", args=[order.pk])
+    status_labels = {value: str(label) for value, label in OrderLine.Status.choices}
+    gross = Decimal("0.00")
     courses: dict[int, dict] = {}
     for line in lines:
         course = courses.setdefault(line.course, {"number": line.course, "lines": [], "can_hold": False, "can_fire": False})
@@ -305,16 +320,41 @@ def _ticket(order: Order) -> dict:
             course["can_hold"] = True
         if line.status == OrderLine.Status.HELD:
             course["can_fire"] = True
-    return {
+        voided = line.status == OrderLine.Status.VOIDED
+        if not voided:
+            gross += line.unit_price * line.quantity
+        line.modifier_names = modifier_names.get(line.pk, [])
+        line.component_texts = []
+        for component in components.get(line.pk, []):
+            names = ", ".join(modifier_names.get(component.pk, []))
+            line.component_texts.append(component.name + (f" ({names})" if names else ""))
+        detail = [", ".join(line.modifier_names)] if line.modifier_names else []
+        detail += [f"↳ {text}" for text in line.component_texts]
+        if line.seat:
+            detail.append(_("Seat %(n)d") % {"n": line.seat})
+        line.detail = detail
+        line.status_label = status_labels[line.status]
+        line.has_discount = bool(line.discount_percent or line.discount_amount)
+        line.can_remove = is_open and line.sent_at is None and not voided
+        line.can_void = is_open and line.sent_at is not None and not voided
+        line.can_discount = is_open and not voided
+        line.base_url = f"{base}lines/{line.pk}/"  # + remove/ or void/ (till_urls.py)
+    gross = gross.quantize(Decimal("0.01"))
+    context = {
         "order": order,
+        "order_url": base,
         "courses": [courses[n] for n in sorted(courses)],
-        "totals": totals,
+        "gross": gross,
+        "discount_total": max(gross - order.total, Decimal("0.00")),
         "paid": paid,
         "due": max(order.total - paid, Decimal("0.00")),
         "has_unsent": any(line.sent_at is None and line.status != OrderLine.Status.VOIDED for line in lines),
-        "has_lines": bool(billable),
-        "is_open": order.status == Order.Status.OPEN,
+        "has_lines": any(line.status != OrderLine.Status.VOIDED for line in lines),
+        "is_open": is_open,
     }
+    if priced:
+        context["totals"] = selectors.order_totals(order)
+    return context
 
 
 def _ticket_response(request, order: Order, *, close_modal: bool = False, message: str = "") -> HttpResponse:
@@ -672,7 +712,7 @@ def pre_bill(request, order_id: int):
 @till_view
 def pre_bill_page(request, order_id: int):
     order = _open_order(order_id)
-    context = _ticket(order)
+    context = _ticket(order, priced=True)
     context["now"] = timezone.now()
     return _page(request, "orders/till/pre_bill.html", context)
 
@@ -707,7 +747,7 @@ def _split(params, order: Order, context: dict) -> dict:
 
 
 def _bill_context(request, order: Order, *, form: PaymentForm | None = None, params: QueryDict | None = None) -> dict:
-    context = _ticket(order)
+    context = _ticket(order, priced=True)
     context["accounts"] = CustomerAccount.objects.filter(active=True)
     context["methods"] = Payment.Method.choices
     context["payments"] = list(order.payments.select_related("account").order_by("id"))
@@ -751,10 +791,7 @@ def pay(request, order_id: int):
             form.add_error(None, error.message)
         return _page(request, "orders/till/bill.html", _bill_context(request, order, form=form), status=_error_status(error))
     if result.settled or result.order.status == Order.Status.PAID:
-        url = reverse("till:receipt", args=[order.pk])
-        if result.receipt is not None:
-            url += f"?record={result.receipt.pk}"
-        return _redirect(request, url)
+        return _redirect(request, reverse("till:receipt", args=[order.pk]))
     order.refresh_from_db()
     # Paying one of N equal parts leaves N-1 equal parts of what is still due.
     params = QueryDict(mutable=True)
@@ -767,26 +804,11 @@ def pay(request, order_id: int):
     return _page(request, "orders/till/bill.html", context)
 
 
-def _receipt_record(request, order: Order):
-    """The sealed receipt of a paid order: the record named in the URL (?record=, as the payment
-    answered it) if it is this order's, else the order's sale record found among the latest ones."""
-    from fiscal import chain as fc
-    from fiscal.models import SealedRecord
+def _receipt_record(order: Order):
+    """The sealed receipt of a paid order (fiscal finds it by business day and number)."""
+    from fiscal.services import find_receipt
 
-    def is_this_order(record) -> bool:
-        try:
-            head = record.data().get("order", {})
-        except (ValueError, AttributeError):
-            return False
-        return head.get("number") == order.number and head.get("business_day") == order.business_day.isoformat()
-
-    record_id = request.GET.get("record", "")
-    if record_id.isdigit():
-        record = SealedRecord.objects.filter(pk=int(record_id), chain=fc.TICKET, type=fc.SALE).first()
-        if record is not None and is_this_order(record):
-            return record
-    candidates = SealedRecord.objects.filter(chain=fc.TICKET, type=fc.SALE, timestamp__gte=order.created_at).order_by("-seq")[:50]
-    return next((r for r in candidates if is_this_order(r)), None)
+    return find_receipt(business_day=order.business_day, number=order.number)
 
 
 def _template_exists(name: str) -> bool:
@@ -803,13 +825,13 @@ def receipt(request, order_id: int):
     order = _open_order(order_id)
     if order.status != Order.Status.PAID:
         return redirect("till:bill", order_id=order.pk)
-    context = _ticket(order)
+    context = _ticket(order, priced=True)
     payments = list(order.payments.select_related("account").order_by("id"))
     context.update(
         payments=payments,
         change=sum((p.change for p in payments), Decimal("0.00")),
         tips=sum((p.tip for p in payments), Decimal("0.00")),
-        record=_receipt_record(request, order),
+        record=_receipt_record(order),
         seal_template=SEAL_TEMPLATE if _template_exists(SEAL_TEMPLATE) else None,
     )
     return _page(request, "orders/till/receipt.html", context)
