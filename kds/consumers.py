@@ -30,6 +30,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.conf import settings
+from django.db import connection
 
 from kds import selectors, services
 from kds.models import READY_BOARD_SLUG, Station
@@ -104,6 +105,15 @@ class _FrameCache:
 frame_cache = _FrameCache()
 
 
+def keep_connection() -> None:
+    """Keep this thread's database connection between frames. Consumers' database work runs in one
+    long-lived thread (database_sync_to_async), which otherwise opens a fresh connection for every
+    frame (CONN_MAX_AGE=0): that costs more than the frame itself. A connection that failed is still
+    closed and replaced by close_old_connections (errors, autocommit left off)."""
+    connection.ensure_connection()
+    connection.close_at = None
+
+
 def render_frame(board: Board, since: int | None, at_least: int | None = None) -> tuple[int, str | None]:
     """(seq, HTML frame or None when there is nothing new) for a screen that has seen `since`.
     `at_least`: the seq a doorbell announced; a cached answer that reaches it is reused."""
@@ -112,6 +122,7 @@ def render_frame(board: Board, since: int | None, at_least: int | None = None) -
         hit = frame_cache.get(key, at_least)
         if hit is not None:
             return hit
+    keep_connection()
     with translation.override(settings.LANGUAGE_CODE):
         if board.kind == "ready":
             seq, html = _render_ready(board, since)
@@ -127,6 +138,7 @@ def _render_station(board: Board, since: int | None) -> tuple[int, str | None]:
     result = selectors.catch_up(station, since)
     if result.mode == "none":
         return result.seq, None
+    snapshot = result.mode == "snapshot"
     context = {
         "station": station,
         "mode": result.mode,
@@ -135,8 +147,10 @@ def _render_station(board: Board, since: int | None) -> tuple[int, str | None]:
         "seq": result.seq,
         "beep": result.beep,
         "now": timezone.now(),
-        "alerts": selectors.printer_alerts() if result.mode == "snapshot" else None,
-        **selectors.side_panel(station),
+        # The side column changes less often than the cards: only what changed is redrawn.
+        "recall": selectors.recently_bumped(station) if result.recall_changed else None,
+        "stock": selectors.menu_alerts(station) if snapshot else None,
+        "alerts": selectors.printer_alerts() if snapshot else None,
     }
     return result.seq, render_to_string("kds/_frame.html", context)
 
@@ -234,7 +248,8 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def catch_up(self, since: int | None, at_least: int | None = None) -> None:
         """Send what changed after `since` (None: a full snapshot) and remember where we are."""
-        seq, html = await database_sync_to_async(render_frame)(self.board, since, at_least)
+        hit = frame_cache.get((*self.board.key, since), at_least) if since is not None and at_least is not None else None
+        seq, html = hit or await database_sync_to_async(render_frame)(self.board, since, at_least)
         if html is not None:
             await self.send(text_data=html)
         self.seq = seq
@@ -250,7 +265,10 @@ class StationConsumer(AsyncWebsocketConsumer):
         if handler is None:
             logger.debug("ignoring %r", message.get("type"))
             return
-        await super().dispatch(message)
+        # Not super().dispatch(): it closes old database connections on every message, a thread hop
+        # per screen per doorbell; every handler here reaches the database through
+        # database_sync_to_async, which does that itself.
+        await handler(message)
 
     async def kds_event(self, event):
         if self.board is None or self.board.station is None:

@@ -6,27 +6,66 @@ rings a screen. Groups: "station.<slug>", "expo", "ready", "menu", "alerts".
 
 `event` is a channel-layer message: a dict whose "type" names the consumer handler ("kds.event" →
 `kds_event`, "menu.item" → `menu_item`), with JSON-serialisable values only (Redis layer).
+
+Inside the server (a view or a background step, both run by asgiref in a worker thread of daphne's
+event loop) the send is handed to that loop and the caller does not wait for it: an order's answer
+never waits on the screens. Elsewhere (a management command, a test without a loop) it is sent at
+once, synchronously. A failing layer (Redis down) is logged, never raised: the change is committed
+and screens catch up from the database (they ask every few seconds).
 """
 
+import asyncio
 import logging
+import os
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+_pending: set[asyncio.Task] = set()  # tasks in flight (the loop keeps only weak references)
 
 
 def station_group(slug: str) -> str:
     return f"station.{slug}"
 
 
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that runs this worker thread's request or step, if any (as async_to_sync
+    finds it)."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+
+
+async def _send(layer, group: str, event: dict) -> None:
+    try:
+        await layer.group_send(group, event)
+    except Exception:
+        logger.exception("could not publish %s to group %s", event.get("type"), group)
+
+
+def _spawn(layer, group: str, event: dict) -> None:
+    task = asyncio.get_running_loop().create_task(_send(layer, group, event))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
 def publish_now(group: str, event: dict) -> None:
-    """Send `event` to `group` right away. A failing layer (Redis down) is logged, never raised: the
-    change is already committed and screens catch up from the database when they reconnect."""
+    """Send `event` to `group` now (see the module docstring for how)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _server_loop()
+    if loop is not None:
+        try:
+            loop.call_soon_threadsafe(_spawn, layer, group, event)
+            return
+        except RuntimeError:  # the loop closed meanwhile (server stopping): send it ourselves
+            pass
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception:

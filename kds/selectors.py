@@ -5,12 +5,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from kds import lifecycle
 from kds.models import Printer, PrintJob, Station, StationEvent, Ticket, TicketItem
-from orders.models import Item
+from orders.models import Item, OrderLine, OrderLineModifier
 
 RECALL_WINDOW = timedelta(minutes=30)
 RECALL_LIMIT = 6
@@ -30,36 +30,69 @@ def last_seq(station: Station) -> int:
     return Station.objects.values_list("last_seq", flat=True).get(pk=station.pk)
 
 
-def _cards(queryset):
-    """Tickets with everything a card shows, in a fixed number of queries."""
-    items = TicketItem.objects.select_related("line__item", "line__parent").prefetch_related(
-        "line__modifiers", "line__item__allergens"
+def _load_cards(station: Station, queryset) -> list[Ticket]:
+    """The station's tickets with everything a card shows, in a few flat queries (cards are drawn
+    for every change, on every station: this is the hot read). Attaches `ticket.card_items`, and to
+    each item `mods`, `allergen_names` and `within` (its set menu)."""
+    tickets = list(queryset.select_related("order__table", "order__server"))
+    if not tickets:
+        return []
+    for ticket in tickets:
+        ticket.station = station
+    items = list(
+        TicketItem.objects.filter(ticket_id__in=[t.pk for t in tickets]).select_related("line").order_by("line__course", "line_id")
     )
-    return queryset.select_related("order__table", "order__server", "station").prefetch_related(
-        Prefetch("items", queryset=items)
-    )
+    line_ids = [item.line_id for item in items]
+    mods: dict[int, list[str]] = defaultdict(list)
+    for line_id, kitchen_name, name in OrderLineModifier.objects.filter(line_id__in=line_ids).order_by("id").values_list(
+        "line_id", "kitchen_name", "name"
+    ):
+        mods[line_id].append(kitchen_name or name)
+    allergens: dict[int, list[str]] = defaultdict(list)
+    for item_id, name in (
+        Item.allergens.through.objects.filter(item_id__in={item.line.item_id for item in items})
+        .order_by("allergen__name")
+        .values_list("item_id", "allergen__name")
+    ):
+        allergens[item_id].append(name)
+    parent_ids = {item.line.parent_id for item in items if item.line.parent_id}
+    parents = {}
+    if parent_ids:
+        parents = {pk: kitchen_name or name for pk, kitchen_name, name in
+                   OrderLine.objects.filter(pk__in=parent_ids).values_list("pk", "kitchen_name", "name")}
+    by_ticket: dict[int, list[TicketItem]] = defaultdict(list)
+    for item in items:
+        item.mods = mods.get(item.line_id, [])
+        item.allergen_names = allergens.get(item.line.item_id, [])
+        item.within = parents.get(item.line.parent_id, "")
+        by_ticket[item.ticket_id].append(item)
+    for ticket in tickets:
+        ticket.card_items = by_ticket.get(ticket.pk, [])
+    if station.is_expo:
+        _decorate_expo(tickets)
+    return tickets
 
 
 def _decorate_expo(tickets: list[Ticket]) -> None:
     """Expo cards show, per item and per ticket, which stations have done their part."""
-    expo_ids = [t.pk for t in tickets if t.station.is_expo]
-    if not expo_ids:
-        return
     progress: dict[int, list[Ticket]] = defaultdict(list)
-    line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
-    prep = (
-        Ticket.objects.filter(expo_ticket_id__in=expo_ids)
+    prep = list(
+        Ticket.objects.filter(expo_ticket_id__in=[t.pk for t in tickets])
         .select_related("station")
-        .prefetch_related("items")
         .order_by("station__position", "station__name")
     )
+    by_id = {t.pk: t for t in prep}
     for ticket in prep:
         progress[ticket.expo_ticket_id].append(ticket)
-        for item in ticket.items.all():
-            line_stations[item.line_id].append((ticket.station, ticket.status == Ticket.Status.DONE or item.is_done))
+    line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
+    for ticket_id, line_id, done_at in TicketItem.objects.filter(ticket_id__in=by_id).values_list(
+        "ticket_id", "line_id", "done_at"
+    ):
+        ticket = by_id[ticket_id]
+        line_stations[line_id].append((ticket.station, ticket.status == Ticket.Status.DONE or done_at is not None))
     for ticket in tickets:
         ticket.prep_progress = progress.get(ticket.pk, [])
-        for item in ticket.items.all():
+        for item in ticket.card_items:
             item.stations = line_stations.get(item.line_id, [])
 
 
@@ -71,15 +104,11 @@ def _sorted(tickets) -> list[Ticket]:
 
 
 def open_tickets(station: Station) -> list[Ticket]:
-    tickets = list(_cards(Ticket.objects.filter(station=station).exclude(status=Ticket.Status.DONE)))
-    _decorate_expo(tickets)
-    return _sorted(tickets)
+    return _sorted(_load_cards(station, Ticket.objects.filter(station=station).exclude(status=Ticket.Status.DONE)))
 
 
 def tickets_by_id(station: Station, ids) -> dict[int, Ticket]:
-    tickets = list(_cards(Ticket.objects.filter(station=station, pk__in=ids)))
-    _decorate_expo(tickets)
-    return {t.pk: t for t in tickets}
+    return {t.pk: t for t in _load_cards(station, Ticket.objects.filter(station=station, pk__in=ids))}
 
 
 def recently_bumped(station: Station) -> list[Ticket]:
@@ -160,32 +189,39 @@ class CatchUp:
     upserts: list[Ticket]
     deletes: list[int]
     beep: bool
+    recall_changed: bool
 
 
-def catch_up(station: Station, since: int | None, *, open_statuses_only: bool = True) -> CatchUp:
+# Event kinds that change the "recently bumped" list.
+_RECALL_KINDS = {StationEvent.Kind.BUMPED, StationEvent.Kind.RECALLED}
+_BEEP_KINDS = {StationEvent.Kind.CREATED, StationEvent.Kind.FIRED, StationEvent.Kind.RECALLED}
+
+
+def catch_up(station: Station, since: int | None) -> CatchUp:
     """What a screen that has seen events up to `since` needs: the tickets that changed since then,
     re-read from the database (cards to draw, cards to remove), or everything (snapshot)."""
     seq = last_seq(station)
-    if since is None:
-        mode = "snapshot"
-    else:
-        first = None
-        if since < seq:
-            first = StationEvent.objects.filter(station=station, seq__gt=since).order_by("seq").values_list("seq", flat=True).first()
-        mode = lifecycle.plan_catch_up(since, seq, first, limit=REPLAY_LIMIT)
-    if mode == "none":
-        return CatchUp("none", seq, [], [], False)
-    if mode == "snapshot":
-        return CatchUp("snapshot", seq, open_tickets(station), [], False)
-    events = list(
-        StationEvent.objects.filter(station=station, seq__gt=since, seq__lte=seq).values_list("ticket_id", "kind")
+    events = []
+    if since is not None and 0 <= since < seq:
+        events = list(
+            StationEvent.objects.filter(station=station, seq__gt=since)
+            .order_by("seq")
+            .values_list("seq", "ticket_id", "kind")[: REPLAY_LIMIT + 1]
+        )
+    mode = "snapshot" if since is None else lifecycle.plan_catch_up(
+        since, seq, events[0][0] if events else None, limit=REPLAY_LIMIT
     )
-    ticket_ids = {ticket_id for ticket_id, _kind in events if ticket_id is not None}
+    if mode == "none":
+        return CatchUp("none", seq, [], [], False, False)
+    if mode == "snapshot":
+        return CatchUp("snapshot", seq, open_tickets(station), [], False, True)
+    seq = max(seq, events[-1][0])  # events committed since we read the counter are included
+    ticket_ids = {ticket_id for _seq, ticket_id, _kind in events if ticket_id is not None}
     found = tickets_by_id(station, ticket_ids)
     upserts = _sorted(t for t in found.values() if t.status != Ticket.Status.DONE)
     deletes = sorted(ticket_ids - {t.pk for t in upserts})
-    beep = any(kind in (StationEvent.Kind.CREATED, StationEvent.Kind.FIRED, StationEvent.Kind.RECALLED) for _t, kind in events)
-    return CatchUp("replay", seq, upserts, deletes, beep)
+    kinds = {kind for _seq, _ticket_id, kind in events}
+    return CatchUp("replay", seq, upserts, deletes, bool(kinds & _BEEP_KINDS), bool(kinds & _RECALL_KINDS))
 
 
 # --- Ready board --------------------------------------------------------------------------------------

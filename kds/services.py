@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -57,36 +57,66 @@ class _Changes:
         self.events.append((station, kind, ticket))
 
 
-def _allocate(station: Station, count: int) -> int:
-    """Reserve `count` numbers at `station`; return the first. Call in ascending station id order."""
-    Station.objects.filter(pk=station.pk).update(last_seq=F("last_seq") + count)
-    last = Station.objects.values_list("last_seq", flat=True).get(pk=station.pk)
-    station.last_seq = last
-    return last - count + 1
+def _allocate(counts: dict[int, int]) -> dict[int, int]:
+    """Reserve counts[station id] numbers at each station; return each station's new last number.
+    Rows are locked in ascending id order first (PostgreSQL; SQLite's write lock is already held),
+    then bumped in one UPDATE … RETURNING."""
+    ids = sorted(counts)
+    if not ids:
+        return {}
+    list(Station.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    table = connection.ops.quote_name(Station._meta.db_table)
+    cases = " ".join("WHEN %s THEN %s" for _ in ids)
+    placeholders = ", ".join("%s" for _ in ids)
+    sql = (
+        f"UPDATE {table} SET last_seq = last_seq + CASE id {cases} ELSE 0 END "
+        f"WHERE id IN ({placeholders}) RETURNING id, last_seq"
+    )
+    params = [value for station_id in ids for value in (station_id, counts[station_id])] + ids
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
+def _number(changes: _Changes) -> list[tuple[Station, str, Ticket | None, int]]:
+    """Give every change its station's next number (and the ticket the latest of its numbers)."""
+    counts: dict[int, int] = defaultdict(int)
+    for station, _kind, _ticket in changes.events:
+        counts[station.pk] += 1
+    last = _allocate(counts)
+    next_seq = {station_id: last[station_id] - count + 1 for station_id, count in counts.items()}
+    numbered = []
+    for station, kind, ticket in changes.events:
+        seq = next_seq[station.pk]
+        next_seq[station.pk] += 1
+        station.last_seq = last[station.pk]
+        if ticket is not None:
+            ticket.seq = seq
+        numbered.append((station, kind, ticket, seq))
+    return numbered
+
+
+def _store(numbered: list[tuple[Station, str, Ticket | None, int]], *, stamp_tickets: bool = True) -> None:
+    """Write the events, stamp the (already saved) tickets with their latest number, and ring each
+    station once after commit."""
+    now = timezone.now()
+    StationEvent.objects.bulk_create(
+        StationEvent(station_id=station.pk, seq=seq, kind=kind, ticket=ticket, created_at=now)
+        for station, kind, ticket, seq in numbered
+    )
+    if stamp_tickets:
+        latest = {ticket.pk: ticket.seq for _station, _kind, ticket, _seq in numbered if ticket is not None}
+        for ticket_id, seq in latest.items():
+            Ticket.objects.filter(pk=ticket_id).update(seq=seq)
+    stations = {station.pk: station for station, _kind, _ticket, _seq in numbered}
+    for station in stations.values():
+        _ring(station)
 
 
 def _record(changes: _Changes) -> None:
-    """Number the changes per station, store them, stamp each ticket with its latest number, and
-    ring each station once after commit."""
-    by_station: dict[int, list[tuple[Station, str, Ticket | None]]] = defaultdict(list)
-    for change in changes.events:
-        by_station[change[0].pk].append(change)
-    now = timezone.now()
-    rows = []
-    for station_id in sorted(by_station):
-        station_changes = by_station[station_id]
-        station = station_changes[0][0]
-        seq = _allocate(station, len(station_changes))
-        latest: dict[int, int] = {}
-        for offset, (_station, kind, ticket) in enumerate(station_changes):
-            rows.append(StationEvent(station_id=station_id, seq=seq + offset, kind=kind, ticket=ticket, created_at=now))
-            if ticket is not None:
-                latest[ticket.pk] = seq + offset
-                ticket.seq = seq + offset
-        for ticket_id, ticket_seq in latest.items():
-            Ticket.objects.filter(pk=ticket_id).update(seq=ticket_seq)
-        _ring(station)
-    StationEvent.objects.bulk_create(rows)
+    """Number, store and ring the changes of a call that modified existing tickets."""
+    if changes.events:
+        _store(_number(changes))
 
 
 def _ring(station: Station) -> None:
@@ -107,8 +137,7 @@ def _kitchen_lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
         OrderLine.objects.filter(pk__in=ids)
         .exclude(status=OrderLine.Status.VOIDED)
         .exclude(item__is_set_menu=True)
-        .select_related("item", "parent")
-        .prefetch_related("modifiers")
+        .select_related("item")
         .order_by("course", "id")
     )
     return list(fresh)
@@ -173,31 +202,32 @@ def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[T
             logger.warning("order %s: no station prepares any of its lines", order.pk)
             return []
 
-        tickets = []
-        for station, course, station_lines in plan:
-            held = course is not None
-            tickets.append(
-                Ticket(
-                    order=order, station=station, course=course, is_rush=order.is_rush, created_at=now,
-                    status=Ticket.Status.HELD if held else Ticket.Status.NEW, sent_at=None if held else now,
-                )
+        tickets = [
+            Ticket(
+                order=order, station=station, course=course, is_rush=order.is_rush, created_at=now,
+                status=Ticket.Status.HELD if course is not None else Ticket.Status.NEW,
+                sent_at=None if course is not None else now,
             )
-        Ticket.objects.bulk_create(tickets)
-        expo_of_course = {t.course: t for t in tickets if t.station.is_expo}
-        linked = [t for t in tickets if not t.station.is_expo and t.course in expo_of_course]
-        for ticket in linked:
-            ticket.expo_ticket = expo_of_course[ticket.course]
-        Ticket.objects.bulk_update(linked, ["expo_ticket"])
-
+            for station, course, _lines in plan
+        ]
+        changes = _Changes()
+        for ticket in tickets:
+            changes.add(ticket.station, StationEvent.Kind.CREATED, ticket)
+        numbered = _number(changes)  # numbers first, so the tickets are written with theirs
+        # Expo tickets first: the preparation tickets of the same send point at theirs.
+        expo_tickets = [t for t in tickets if t.station.is_expo]
+        Ticket.objects.bulk_create(expo_tickets)
+        expo_of_course = {t.course: t for t in expo_tickets}
+        prep_tickets = [t for t in tickets if not t.station.is_expo]
+        for ticket in prep_tickets:
+            ticket.expo_ticket = expo_of_course.get(ticket.course)
+        Ticket.objects.bulk_create(prep_tickets)
         TicketItem.objects.bulk_create(
             TicketItem(ticket=ticket, line=line, quantity=line.quantity)
             for ticket, (_station, _course, station_lines) in zip(tickets, plan)
             for line in station_lines
         )
-        changes = _Changes()
-        for ticket in tickets:
-            changes.add(ticket.station, StationEvent.Kind.CREATED, ticket)
-        _record(changes)
+        _store(numbered, stamp_tickets=False)
         _queue_prints(order, [(t, lines_) for t, (_s, _c, lines_) in zip(tickets, plan) if t.status == Ticket.Status.NEW])
         return tickets
 
@@ -408,7 +438,9 @@ def _queue_prints(order: Order, tickets: list[tuple[Ticket, list[OrderLine] | No
         if printer is None:
             continue
         if lines is None:
-            lines = [i.line for i in ticket.items.select_related("line").prefetch_related("line__modifiers")]
+            lines = [i.line for i in ticket.items.select_related("line__parent").prefetch_related("line__modifiers")]
+        else:
+            prefetch_related_objects(lines, "modifiers", "parent")
         data = printing.render_ticket(printing.ticket_spec(ticket, order, lines))
         jobs.append(PrintJob(printer=printer, ticket=ticket, kind=PrintJob.Kind.TICKET, data=data))
     PrintJob.objects.bulk_create(jobs)

@@ -219,7 +219,33 @@
       if (meta.dataset.beep === "1") { meta.dataset.beep = "0"; beep(); }
     }
     arrange();
+    allDay();
     tick();
+  }
+
+  // The all-day panel: how many of each dish are still to make, added up from the cards on the
+  // screen (held courses, done and voided items excluded), so it always matches what is shown.
+  function allDay() {
+    var table = document.querySelector("#kds-allday table");
+    if (!table) return;
+    var counts = {};
+    cards().forEach(function (card) {
+      if (card.dataset.status === "held") return;
+      card.querySelectorAll(".ticket-items > li.item").forEach(function (li) {
+        if (li.classList.contains("item-done") || li.classList.contains("item-voided")) return;
+        var name = li.dataset.name;
+        counts[name] = (counts[name] || 0) + (parseInt(li.dataset.qty, 10) || 0);
+      });
+    });
+    var rows = Object.keys(counts).sort(function (a, b) { return counts[b] - counts[a] || a.localeCompare(b); });
+    table.replaceChildren.apply(table, rows.map(function (name) {
+      var tr = document.createElement("tr"), qty = document.createElement("td"), label = document.createElement("td");
+      qty.className = "qty";
+      qty.textContent = counts[name];
+      label.textContent = name;
+      tr.append(qty, label);
+      return tr;
+    }));
   }
 
   // --- Cards: order, pages, selection, timers ------------------------------------------------------
