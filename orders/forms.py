@@ -3,6 +3,7 @@ errors. The business rules stay in orders.services; the line form only repeats t
 so a customer hears "choose a cooking" before the basket, not at the counter.
 """
 
+import re
 from decimal import Decimal
 
 from django import forms
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from orders.models import CustomerAccount, Item, Payment, Table
 from orders.services import MAX_COURSE, MAX_COVERS, MAX_QUANTITY, NOTE_MAX_LENGTH, LineSpec, SlotChoice
 
+SLOT_FIELD = re.compile(r"slot_(\d{1,12})")
 MONEY_FIELD = {"max_digits": 7, "decimal_places": 2, "min_value": Decimal("0.00")}
 
 
@@ -61,7 +63,16 @@ class LineForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         item = self.menu_item
-        if self.errors or item is None:
+        if self.errors:
+            return cleaned
+        if item is None:
+            # No menu given: only parse. orders.services checks the choices against the menu when the
+            # line is added (the till's path: one validation, in the service, on every tap).
+            try:
+                cleaned["modifiers"] = _ids(posted_values(self.data, "modifier"))
+                cleaned["slots"] = self._posted_slots()
+            except forms.ValidationError as error:
+                self.add_error(None, error)
             return cleaned
         if not item.is_orderable:
             raise forms.ValidationError(_("“%(item)s” is not available.") % {"item": item.name}, code="unavailable")
@@ -85,6 +96,16 @@ class LineForm(forms.Form):
                 slots.append(SlotChoice(slot=slot.pk, item=chosen.pk, modifiers=modifiers))
         cleaned["slots"] = tuple(slots)
         return cleaned
+
+    def _posted_slots(self) -> tuple[SlotChoice, ...]:
+        slots = []
+        for name in self.data:
+            match = SLOT_FIELD.fullmatch(name)
+            if match:
+                (item,) = _ids([self.data.get(name)])
+                modifiers = _ids(posted_values(self.data, f"{name}_modifier"))
+                slots.append(SlotChoice(slot=int(match.group(1)), item=item, modifiers=modifiers))
+        return tuple(slots)
 
     def _modifiers(self, item: Item, raw: list[str], *, field: str | None) -> tuple[int, ...]:
         """Check the chosen modifiers against the item's groups: each group within its min..max."""

@@ -21,7 +21,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, ProtectedError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -469,41 +469,40 @@ def new_order_picker(request, item_id: int):
     return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=None))
 
 
-def _line_form(request) -> tuple[LineForm, Item | None]:
+def _posted_item(request) -> Item | None:
+    """The item a line form names, with its menu (for re-rendering the picker after an error)."""
     try:
-        item_id = int(request.POST.get("item", ""))
-    except ValueError:
-        return LineForm(request.POST), None
-    item = _item_with_menu(item_id)
-    return LineForm(request.POST, item=item), item
+        return _item_with_menu(int(request.POST.get("item", "")))
+    except (ValueError, Http404):
+        return None
 
 
-def _line_form_error(request, form: LineForm, item: Item | None, order: Order | None) -> HttpResponse:
-    """Form errors go back into the picker modal; a one-tap add with an error becomes a toast."""
-    if item is None:
-        return _toast(request, _("Unknown item."), status=422)
-    if request.POST.get("from_picker"):
-        return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=order, form=form), status=422)
-    messages = [str(m) for errors in form.errors.values() for m in errors]
-    return _toast(request, " ".join(messages), status=422)
+def _line_error(request, order: Order | None, message: str | None = None, *, form: LineForm | None = None, status: int = 422) -> HttpResponse:
+    """A line that could not be added: back into the picker it came from, or a toast for a one-tap item."""
+    if form is not None and message:
+        form.add_error(None, message)
+    item = _posted_item(request) if request.POST.get("from_picker") else None
+    if item is not None:
+        return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=order, form=form), status=status)
+    if message is None and form is not None:
+        message = " ".join(str(m) for errors in form.errors.values() for m in errors)
+    return _toast(request, message or _("Unknown item."), status=status)
 
 
 @require_POST
 @till_view
 def add_line(request, order_id: int):
+    """One tap on an item (or the picker's "Add"): the service checks it against the menu and adds it."""
     order = _open_order(order_id)
-    form, item = _line_form(request)
+    form = LineForm(request.POST)
     if not form.is_valid():
-        return _line_form_error(request, form, item, order)
+        return _line_error(request, order, form=form)
     spec = form.spec()
     try:
         _once(request, "till-add", {"order": order.pk, "line": spec.canonical()},
               lambda: {"lines": [line.pk for line in services.add_lines(order=order, lines=[spec])]})
     except OrderError as error:
-        if request.POST.get("from_picker"):
-            form.add_error(None, error.message)
-            return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=order, form=form), status=_error_status(error))
-        return _refused(request, error)
+        return _line_error(request, order, error.message, form=form, status=_error_status(error))
     return _ticket_response(request, order, close_modal=bool(request.POST.get("from_picker")))
 
 
@@ -511,9 +510,9 @@ def add_line(request, order_id: int):
 @till_view
 def new_order_line(request):
     """The first line of a take-away / counter order: creates the order, then opens its screen."""
-    form, item = _line_form(request)
+    form = LineForm(request.POST)
     if not form.is_valid():
-        return _line_form_error(request, form, item, None)
+        return _line_error(request, None, form=form)
     order_type = request.POST.get("order_type", Order.Type.TAKE_AWAY)
     if order_type not in Order.Type.values:
         return _toast(request, _("Unknown order type."), status=422)
@@ -527,10 +526,7 @@ def new_order_line(request):
     except idempotency.IdempotencyKeyReused as error:
         return _toast(request, str(error), status=409)
     except OrderError as error:
-        if request.POST.get("from_picker"):
-            form.add_error(None, error.message)
-            return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=None, form=form), status=_error_status(error))
-        return _refused(request, error)
+        return _line_error(request, None, error.message, form=form, status=_error_status(error))
     return _redirect(request, reverse("till:order", args=[order.pk]))
 
 
