@@ -1,17 +1,17 @@
 """Kitchen fan-out: how long from an order being accepted to its ticket being on every screen.
 
     .venv/bin/python bench/fanout.py [--orders-per-sec 20] [--screens 16] [--duration 10]
-                                     [--posters 4] [--sweep] [--redis redis://127.0.0.1:6379/0]
+                                     [--posters 4] [--sweep] [--full-menu] [--cooks] [--redis redis://127.0.0.1:6379/0] [--keep]
 
 What it does, on loopback only, in a fresh temporary data dir (SQLite):
 1. migrate, load the demo restaurant, create an integration token and a kitchen-screen token;
 2. start `manage.py serve` (with --redis: two `serve` workers sharing the database and Redis; the
    order posters talk to worker A, the screens to worker B, so every frame crosses Redis);
-3. open S screens on real WebSockets (the `websockets` package), spread over the six demo stations
-   (grill, fry, cold, pastry, bar, expo); one screen per station also plays the cook and bumps its
-   oldest tickets so that each station keeps about 20 open, as in a real service;
-4. M posters send orders through the JSON API at the given rate; every order has a dish for each
-   station, so it must reach every screen;
+3. open S screens on real WebSockets (the `websockets` package), spread over the stations an order
+   rings: grill, fry, bar and expo for the default order (an entrecôte-frites and a drink), all six
+   with --full-menu; with --cooks one screen per station also bumps its oldest tickets, keeping
+   about 20 open as in a real service (bumps are server work too);
+4. M posters send orders through the JSON API at the given rate; every order reaches every screen;
 5. latency = frame received on a screen − the ticket's event time in the database (the moment the
    order transaction recorded it, just before commit). Also shown: from the POST being sent
    (the whole path, order pricing and transaction included);
@@ -47,9 +47,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-STATIONS = ["grill", "fry", "cold", "pastry", "bar", "expo"]
-# One dish per preparation station in the demo menu (entrecôte: grill and fryer).
-DISHES = ["Entrecôte frites", "Salade verte", "Crème brûlée", "Coca-Cola 33cl"]
+# A typical order of the demo bistro: an entrecôte-frites (the grill and the fryer) and a drink (the
+# bar), so it rings four stations with expo. --full-menu adds a starter and a dessert (all six).
+DISHES = ["Entrecôte frites", "Coca-Cola 33cl"]
+FULL_MENU = ["Entrecôte frites", "Salade verte", "Crème brûlée", "Coca-Cola 33cl"]
+STATIONS = ["grill", "fry", "bar", "expo"]
+ALL_STATIONS = ["grill", "fry", "cold", "pastry", "bar", "expo"]
 OPEN_PER_STATION = 20
 CARD = re.compile(r'<article id="ticket-(\d+)"[^>]*?data-order-id="(\d+)"')
 DELETE = re.compile(r'<div id="ticket-(\d+)" hx-swap-oob="delete">')
@@ -300,7 +303,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dict, lines: list[dict], db: Path) -> dict:
-    screens = [Screen(STATIONS[i % len(STATIONS)], cook=i < len(STATIONS)) for i in range(args.screens)]
+    stations = ALL_STATIONS if args.full_menu else STATIONS
+    screens = [Screen(stations[i % len(stations)], cook=args.cooks and i < len(stations)) for i in range(args.screens)]
     posters = Posters(post_port, tokens["api"], lines, rate, args.duration, args.posters)
     asyncio.run(run_screens(screen_port, tokens["kds"], screens, posters))
     events = event_times(db)
@@ -346,6 +350,9 @@ def main() -> None:
     parser.add_argument("--posters", type=int, default=4, help="concurrent order posters")
     parser.add_argument("--sweep", action="store_true", help="also find the highest rate with p99 <= 100 ms")
     parser.add_argument("--redis", help="redis://… : two serve workers sharing Redis (posters on A, screens on B)")
+    parser.add_argument("--full-menu", action="store_true", help="orders with a dish for each of the six stations")
+    parser.add_argument("--cooks", action="store_true",
+                        help="one screen per station bumps its oldest tickets (about 20 stay open): bumps load the server too")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (database, server logs) and print where")
     args = parser.parse_args()
     if not (0 < args.orders_per_sec <= 1000 and 1 <= args.screens <= 500 and 0 < args.duration <= 600
@@ -387,7 +394,7 @@ def run(args, data_dir: str) -> None:
         lines = [
             {"item": items[name]["id"], "quantity": 1,
              "modifiers": [g["modifiers"][0]["id"] for g in items[name]["modifier_groups"] if g.get("min", 0) >= 1]}
-            for name in DISHES
+            for name in (FULL_MENU if args.full_menu else DISHES)
         ]
         layer = "Redis, 2 workers" if args.redis else "in-memory layer, 1 process"
         print(f"Kitchen fan-out ({layer}, SQLite, {args.posters} posters, {args.duration:.0f} s per run)")

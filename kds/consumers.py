@@ -76,14 +76,15 @@ class _FrameCache:
     """Every screen of a station receives the same doorbell ("events up to N") and asks the same
     question ("what changed after seq S?"): the first one renders, the others reuse its answer if
     it reaches N. An answer that reaches N stays correct: a newer change has a newer event, which
-    rings again."""
+    rings again. `latest` remembers, per board, the seq its screens were last brought to."""
 
     TTL = 10.0
-    SIZE = 256
+    SIZE = 512
 
     def __init__(self):
         self._lock = threading.Lock()
         self._frames: dict[tuple, tuple[float, int, str | None]] = {}
+        self._latest: dict[tuple, int] = {}
 
     def get(self, key, at_least: int):
         with self._lock:
@@ -100,9 +101,49 @@ class _FrameCache:
                 if len(self._frames) >= self.SIZE:
                     self._frames.clear()
             self._frames[key] = (time.monotonic(), seq, html)
+            self.note(key[:-1], seq)
+
+    def note(self, board_key: tuple, seq: int) -> None:
+        self._latest[board_key] = max(seq, self._latest.get(board_key, 0))
+
+    def latest(self, board_key: tuple) -> int | None:
+        return self._latest.get(board_key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+            self._latest.clear()
 
 
 frame_cache = _FrameCache()
+
+
+class _Watched:
+    """The boards that have screens connected to this process (to render their frames together)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count: dict[tuple, int] = {}
+        self._boards: dict[tuple, Board] = {}
+
+    def add(self, board: Board) -> None:
+        with self._lock:
+            self._count[board.key] = self._count.get(board.key, 0) + 1
+            self._boards[board.key] = board
+
+    def remove(self, board: Board) -> None:
+        with self._lock:
+            self._count[board.key] = self._count.get(board.key, 1) - 1
+            if self._count[board.key] <= 0:
+                del self._count[board.key]
+                del self._boards[board.key]
+
+    def boards(self) -> list[Board]:
+        with self._lock:
+            return list(self._boards.values())
+
+
+watched = _Watched()
 
 
 def keep_connection() -> None:
@@ -116,7 +157,11 @@ def keep_connection() -> None:
 
 def render_frame(board: Board, since: int | None, at_least: int | None = None) -> tuple[int, str | None]:
     """(seq, HTML frame or None when there is nothing new) for a screen that has seen `since`.
-    `at_least`: the seq a doorbell announced; a cached answer that reaches it is reused."""
+    `at_least`: the seq a doorbell announced; a cached answer that reaches it is reused.
+
+    One order rings several stations at once: the first screen to ask renders the frames of every
+    station with screens here that is behind, in one pass (a handful of queries for all of them),
+    and the other stations' screens find theirs in the cache."""
     key = (*board.key, since)
     if since is not None and at_least is not None:
         hit = frame_cache.get(key, at_least)
@@ -126,18 +171,30 @@ def render_frame(board: Board, since: int | None, at_least: int | None = None) -
     with translation.override(settings.LANGUAGE_CODE):
         if board.kind == "ready":
             seq, html = _render_ready(board, since)
-        else:
-            seq, html = _render_station(board, since)
-    if since is not None:
-        frame_cache.put(key, seq, html)
-    return seq, html
+            if since is not None:
+                frame_cache.put(key, seq, html)
+            return seq, html
+        wanted = [(board, since)]
+        if since is not None:
+            for other in watched.boards():
+                other_since = frame_cache.latest(other.key)
+                if other.kind != "ready" and other.key != board.key and other_since is not None:
+                    wanted.append((other, other_since))
+        results = selectors.catch_up_many([(b.station, s) for b, s in wanted])
+        answer = (0, None)
+        for other, other_since in wanted:
+            result = results[other.station.pk]
+            html = None if result.mode == "none" else _render_station(other.station, result)
+            if other_since is not None:
+                frame_cache.put((*other.key, other_since), result.seq, html)
+            else:
+                frame_cache.note(other.key, result.seq)
+            if other is board:
+                answer = (result.seq, html)
+        return answer
 
 
-def _render_station(board: Board, since: int | None) -> tuple[int, str | None]:
-    station = board.station
-    result = selectors.catch_up(station, since)
-    if result.mode == "none":
-        return result.seq, None
+def _render_station(station: Station, result: selectors.CatchUp) -> str:
     snapshot = result.mode == "snapshot"
     context = {
         "station": station,
@@ -152,7 +209,7 @@ def _render_station(board: Board, since: int | None) -> tuple[int, str | None]:
         "stock": selectors.menu_alerts(station) if snapshot else None,
         "alerts": selectors.printer_alerts() if snapshot else None,
     }
-    return result.seq, render_to_string("kds/_frame.html", context)
+    return render_to_string("kds/_frame.html", context)
 
 
 def _render_ready(board: Board, since: int | None) -> tuple[int, str | None]:
@@ -227,11 +284,14 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.board = board
+        watched.add(board)
         # Join before reading: a doorbell that rings while the snapshot is read waits in our channel.
         await self.join_groups()
         await self.catch_up(self.since_from_query())
 
     async def disconnect(self, code):
+        if getattr(self, "board", None) is not None:
+            watched.remove(self.board)
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -30,15 +30,15 @@ def last_seq(station: Station) -> int:
     return Station.objects.values_list("last_seq", flat=True).get(pk=station.pk)
 
 
-def _load_cards(station: Station, queryset) -> list[Ticket]:
-    """The station's tickets with everything a card shows, in a few flat queries (cards are drawn
-    for every change, on every station: this is the hot read). Attaches `ticket.card_items`, and to
-    each item `mods`, `allergen_names` and `within` (its set menu)."""
+def _load_cards(stations: dict[int, Station], queryset) -> list[Ticket]:
+    """Tickets (of these stations) with everything a card shows, in a few flat queries whatever the
+    number of tickets and stations (cards are drawn for every change: this is the hot read).
+    Attaches `ticket.card_items`, and to each item `mods`, `allergen_names` and `within`."""
     tickets = list(queryset.select_related("order__table", "order__server"))
     if not tickets:
         return []
     for ticket in tickets:
-        ticket.station = station
+        ticket.station = stations[ticket.station_id]
     items = list(
         TicketItem.objects.filter(ticket_id__in=[t.pk for t in tickets]).select_related("line").order_by("line__course", "line_id")
     )
@@ -68,8 +68,9 @@ def _load_cards(station: Station, queryset) -> list[Ticket]:
         by_ticket[item.ticket_id].append(item)
     for ticket in tickets:
         ticket.card_items = by_ticket.get(ticket.pk, [])
-    if station.is_expo:
-        _decorate_expo(tickets)
+    expo = [t for t in tickets if t.station.is_expo]
+    if expo:
+        _decorate_expo(expo)
     return tickets
 
 
@@ -104,11 +105,8 @@ def _sorted(tickets) -> list[Ticket]:
 
 
 def open_tickets(station: Station) -> list[Ticket]:
-    return _sorted(_load_cards(station, Ticket.objects.filter(station=station).exclude(status=Ticket.Status.DONE)))
-
-
-def tickets_by_id(station: Station, ids) -> dict[int, Ticket]:
-    return {t.pk: t for t in _load_cards(station, Ticket.objects.filter(station=station, pk__in=ids))}
+    tickets = Ticket.objects.filter(station=station).exclude(status=Ticket.Status.DONE)
+    return _sorted(_load_cards({station.pk: station}, tickets))
 
 
 def recently_bumped(station: Station) -> list[Ticket]:
@@ -200,28 +198,58 @@ _BEEP_KINDS = {StationEvent.Kind.CREATED, StationEvent.Kind.FIRED, StationEvent.
 def catch_up(station: Station, since: int | None) -> CatchUp:
     """What a screen that has seen events up to `since` needs: the tickets that changed since then,
     re-read from the database (cards to draw, cards to remove), or everything (snapshot)."""
-    seq = last_seq(station)
-    events = []
-    if since is not None and 0 <= since < seq:
-        events = list(
-            StationEvent.objects.filter(station=station, seq__gt=since)
-            .order_by("seq")
-            .values_list("seq", "ticket_id", "kind")[: REPLAY_LIMIT + 1]
+    return catch_up_many([(station, since)])[station.pk]
+
+
+def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp]:
+    """`catch_up` for several stations at once (one order rings several stations at the same moment),
+    with the same handful of queries whatever their number."""
+    stations = {station.pk: station for station, _since in wanted}
+    since_of = {station.pk: since for station, since in wanted}
+    seqs = dict(Station.objects.filter(pk__in=stations).values_list("pk", "last_seq"))
+    behind = Q(pk__in=[])
+    for station_id, since in since_of.items():
+        if since is not None and 0 <= since < seqs[station_id]:
+            # At most one event more than we would replay: more than that is a snapshot anyway.
+            behind |= Q(station_id=station_id, seq__gt=since, seq__lte=since + REPLAY_LIMIT + 1)
+    events: dict[int, list[tuple[int, int | None, str]]] = defaultdict(list)
+    for station_id, seq, ticket_id, kind in (
+        StationEvent.objects.filter(behind).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
+    ):
+        events[station_id].append((seq, ticket_id, kind))
+
+    results: dict[int, CatchUp] = {}
+    replays: dict[int, list] = {}
+    for station_id, station in stations.items():
+        since, seq, station_events = since_of[station_id], seqs[station_id], events.get(station_id, [])
+        mode = "snapshot" if since is None else lifecycle.plan_catch_up(
+            since, seq, station_events[0][0] if station_events else None, limit=REPLAY_LIMIT
         )
-    mode = "snapshot" if since is None else lifecycle.plan_catch_up(
-        since, seq, events[0][0] if events else None, limit=REPLAY_LIMIT
-    )
-    if mode == "none":
-        return CatchUp("none", seq, [], [], False, False)
-    if mode == "snapshot":
-        return CatchUp("snapshot", seq, open_tickets(station), [], False, True)
-    seq = max(seq, events[-1][0])  # events committed since we read the counter are included
-    ticket_ids = {ticket_id for _seq, ticket_id, _kind in events if ticket_id is not None}
-    found = tickets_by_id(station, ticket_ids)
-    upserts = _sorted(t for t in found.values() if t.status != Ticket.Status.DONE)
-    deletes = sorted(ticket_ids - {t.pk for t in upserts})
-    kinds = {kind for _seq, _ticket_id, kind in events}
-    return CatchUp("replay", seq, upserts, deletes, bool(kinds & _BEEP_KINDS), bool(kinds & _RECALL_KINDS))
+        if mode == "none":
+            results[station_id] = CatchUp("none", seq, [], [], False, False)
+        elif mode == "snapshot":
+            results[station_id] = CatchUp("snapshot", seq, open_tickets(station), [], False, True)
+        else:
+            replays[station_id] = station_events
+
+    touched = {ticket_id for evs in replays.values() for _seq, ticket_id, _kind in evs if ticket_id is not None}
+    still_open = set(
+        Ticket.objects.filter(pk__in=touched).exclude(status=Ticket.Status.DONE).values_list("pk", flat=True)
+    ) if touched else set()
+    cards = {t.pk: t for t in _load_cards(stations, Ticket.objects.filter(pk__in=still_open))} if still_open else {}
+    for station_id, station_events in replays.items():
+        ids = {ticket_id for _seq, ticket_id, _kind in station_events if ticket_id is not None}
+        upserts = _sorted(cards[i] for i in ids if i in cards)
+        kinds = {kind for _seq, _ticket_id, kind in station_events}
+        results[station_id] = CatchUp(
+            "replay",
+            max(seqs[station_id], station_events[-1][0]),  # events committed after the counter was read count too
+            upserts,
+            sorted(ids - {t.pk for t in upserts}),
+            bool(kinds & _BEEP_KINDS),
+            bool(kinds & _RECALL_KINDS),
+        )
+    return results
 
 
 # --- Ready board --------------------------------------------------------------------------------------

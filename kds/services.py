@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,7 +64,8 @@ def _allocate(counts: dict[int, int]) -> dict[int, int]:
     ids = sorted(counts)
     if not ids:
         return {}
-    list(Station.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction holds the lock
+        list(Station.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
     table = connection.ops.quote_name(Station._meta.db_table)
     cases = " ".join("WHEN %s THEN %s" for _ in ids)
     placeholders = ", ".join("%s" for _ in ids)
@@ -387,15 +388,18 @@ def bind_screen(*, device: Device, station: Station | None, ready_board: bool = 
 
 def _update_expo(expo_ids: set[int], changes: _Changes) -> None:
     """Recompute readiness of these expo tickets after their preparation tickets changed, and
-    record an event so expo and the ready board redraw them (once per ticket and call)."""
+    record an event so expo and the ready board redraw them (once per ticket and call). A
+    preparation ticket whose every item was voided has nothing left to wait for: it counts as done."""
     if not expo_ids:
         return
-    nothing_left = _fully_voided(expo_ids)
+    live_items = TicketItem.objects.filter(ticket=OuterRef("pk"), voided_at__isnull=True)
     prep_states: dict[int, list[str]] = defaultdict(list)
-    for expo_id, status, ticket_id in Ticket.objects.filter(expo_ticket_id__in=expo_ids).values_list(
-        "expo_ticket_id", "status", "id"
+    for expo_id, status, has_work in (
+        Ticket.objects.filter(expo_ticket_id__in=expo_ids)
+        .annotate(has_work=Exists(live_items))
+        .values_list("expo_ticket_id", "status", "has_work")
     ):
-        prep_states[expo_id].append(Ticket.Status.DONE if ticket_id in nothing_left else status)
+        prep_states[expo_id].append(status if has_work else Ticket.Status.DONE)
     already = {ticket.pk for _station, _kind, ticket in changes.events if ticket is not None}
     now = timezone.now()
     for expo in Ticket.objects.filter(pk__in=expo_ids).select_related("station"):
@@ -410,13 +414,6 @@ def _update_expo(expo_ids: set[int], changes: _Changes) -> None:
             expo.ready_at = None
         if kind == StationEvent.Kind.READY or expo.pk not in already:
             changes.add(expo.station, kind, expo)
-
-
-def _fully_voided(expo_ids: set[int]) -> set[int]:
-    """Preparation tickets (of these expo tickets) whose every item was voided: nothing to wait for."""
-    open_items = TicketItem.objects.filter(ticket__expo_ticket_id__in=expo_ids, voided_at__isnull=True)
-    with_work = set(open_items.values_list("ticket_id", flat=True))
-    return set(Ticket.objects.filter(expo_ticket_id__in=expo_ids).exclude(pk__in=with_work).values_list("pk", flat=True))
 
 
 # --- Printing (the outbox; kds.printing prints) -------------------------------------------------------

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from kds import consumers, services
+from kds import consumers, selectors, services
 from kds.models import Printer, Station, Ticket
 from kds.routing import websocket_urlpatterns
 from orders.access import device_cookie_value
@@ -30,7 +30,7 @@ application = URLRouter(websocket_urlpatterns)
 async def clean_layer():
     layer = get_channel_layer()
     await layer.flush()
-    consumers.frame_cache._frames.clear()
+    consumers.frame_cache.clear()
     yield
     await layer.flush()
 
@@ -346,9 +346,23 @@ async def test_it_uses_one_render_for_every_screen_of_a_station(stations, menu, 
     screens = [(await opened("/ws/kds/grill/", kds_screen.token))[0] for _ in range(4)]
     renders = []
     real = consumers._render_station
-    monkeypatch.setattr(consumers, "_render_station", lambda board, since: renders.append(since) or real(board, since))
+    monkeypatch.setattr(consumers, "_render_station", lambda station, result: renders.append(station.slug) or real(station, result))
     await place(menu)
     frames = [await next_html(ws) for ws in screens]
-    assert len(set(frames)) == 1 and renders == [0]
+    assert len(set(frames)) == 1 and renders == ["grill"]
     for ws in screens:
+        await ws.disconnect()
+
+
+async def test_it_reads_the_frames_of_every_station_an_order_rings_in_one_pass(stations, menu, kds_screen, monkeypatch):
+    screens = {slug: (await opened(f"/ws/kds/{slug}/", kds_screen.token))[0] for slug in ("grill", "fry", "expo", "bar")}
+    passes = []
+    real = selectors.catch_up_many
+    monkeypatch.setattr(selectors, "catch_up_many", lambda wanted: passes.append(sorted(s.slug for s, _ in wanted)) or real(wanted))
+    order = await place(menu)  # steak frites: grill, fry and expo
+    for slug in ("grill", "fry", "expo"):
+        assert f'data-order-id="{order.pk}"' in await next_html(screens[slug])
+    assert await screens["bar"].receive_nothing(timeout=0.3)
+    assert len(passes) == 1 and passes[0] == ["bar", "expo", "fry", "grill"]
+    for ws in screens.values():
         await ws.disconnect()
