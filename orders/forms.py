@@ -14,7 +14,7 @@ from orders.models import CustomerAccount, Item, Payment, Table
 from orders.services import MAX_COURSE, MAX_COVERS, MAX_QUANTITY, NOTE_MAX_LENGTH, LineSpec, SlotChoice
 
 SLOT_FIELD = re.compile(r"slot_(\d{1,12})")
-MONEY_FIELD = {"max_digits": 7, "decimal_places": 2, "min_value": Decimal("0.00")}
+MONEY_FIELD = {"max_digits": 7, "decimal_places": 2, "min_value": Decimal("0.00"), "localize": True}  # "12,50" in French
 
 
 def posted_values(data, prefix: str) -> list[str]:

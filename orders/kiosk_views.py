@@ -10,7 +10,6 @@ second one. Prices shown here are a preview; the order is priced again on the se
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,8 +19,9 @@ from django_htmx.http import HttpResponseClientRedirect, retarget, reswap
 from orders import idempotency, selectors, services
 from orders.access import device_required
 from orders.forms import KioskStartForm, LineForm, QuantityForm, posted_values
-from orders.models import Device, Item, Modifier, ModifierGroup, Order, SetMenuSlot
+from orders.models import Device, Item, Modifier, Order
 from orders.services import LineSpec, OrderError, SlotChoice
+from orders.views import item_with_menu
 
 SESSION_KEY = "kiosk"
 MAX_BASKET_LINES = 30
@@ -153,13 +153,6 @@ def menu(request):
     })
 
 
-def _item_with_menu(item_id: int) -> Item:
-    groups = Prefetch("modifier_groups", queryset=ModifierGroup.objects.prefetch_related("modifiers").order_by("position", "name"))
-    choices = Prefetch("choices", queryset=Item.objects.prefetch_related(groups).order_by("position", "name"))
-    slots = Prefetch("slots", queryset=SetMenuSlot.objects.prefetch_related(choices).order_by("position", "id"))
-    return get_object_or_404(Item.objects.prefetch_related(groups, slots), pk=item_id)
-
-
 def _picker_context(request, item: Item, form: LineForm | None = None) -> dict:
     data = request.POST if request.method == "POST" else request.GET
     slots = []
@@ -193,7 +186,7 @@ def item_picker(request, item_id: int):
     state, back = _require_state(request)
     if back:
         return back
-    return _picker(request, _item_with_menu(item_id))
+    return _picker(request, item_with_menu(item_id))
 
 
 @require_POST
@@ -203,7 +196,7 @@ def basket_add(request):
     if back:
         return back
     try:
-        item = _item_with_menu(int(request.POST.get("item", "")))
+        item = item_with_menu(int(request.POST.get("item", "")))
     except ValueError:
         return _basket_response(request, state, status=422)
     form = LineForm(request.POST, item=item)

@@ -15,6 +15,7 @@ Errors: bad input re-renders the form with its errors (422, swapped back into th
 """
 
 import datetime as dt
+from urllib.parse import quote
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -108,6 +109,8 @@ def _toast(request: HttpRequest, message: str, *, status: int = 409, kind: str =
     response = render(request, "orders/till/_toast.html", {"message": message, "kind": kind}, status=status)
     retarget(response, "#toasts")
     reswap(response, "beforeend")
+    # Statuses htmx does not swap (403…) still reach the user: till.js shows this header as a toast.
+    response["X-Brigade-Message"] = quote(message)
     return response
 
 
@@ -132,7 +135,7 @@ def _open_order(order_id: int) -> Order:
     return get_object_or_404(Order.objects.select_related("table", "server"), pk=order_id)
 
 
-def _item_with_menu(item_id: int) -> Item:
+def item_with_menu(item_id: int) -> Item:
     """One item with its modifier groups, modifiers and set-menu slots (what the picker and LineForm read)."""
     groups = Prefetch("modifier_groups", queryset=ModifierGroup.objects.prefetch_related("modifiers").order_by("position", "name"))
     choices = Prefetch("choices", queryset=Item.objects.prefetch_related(groups).order_by("position", "name"))
@@ -358,6 +361,8 @@ def _ticket(order: Order, *, priced: bool = False) -> dict:
 
 
 def _ticket_response(request, order: Order, *, close_modal: bool = False, message: str = "") -> HttpResponse:
+    if not request.htmx:  # a plain form post (no JS): back to the order screen
+        return redirect("till:order", order_id=order.pk)
     order.refresh_from_db()
     context = _ticket(order)
     context["close_modal"] = close_modal
@@ -458,21 +463,21 @@ def _picker_context(request, item: Item, *, order: Order | None, form: LineForm 
 def item_picker(request, order_id: int, item_id: int):
     """The modifier / set-menu modal. Changing a set-menu choice re-renders it (that choice's modifiers)."""
     order = _open_order(order_id)
-    item = _item_with_menu(item_id)
+    item = item_with_menu(item_id)
     return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=order))
 
 
 @require_GET
 @till_view
 def new_order_picker(request, item_id: int):
-    item = _item_with_menu(item_id)
+    item = item_with_menu(item_id)
     return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=None))
 
 
 def _posted_item(request) -> Item | None:
     """The item a line form names, with its menu (for re-rendering the picker after an error)."""
     try:
-        return _item_with_menu(int(request.POST.get("item", "")))
+        return item_with_menu(int(request.POST.get("item", "")))
     except (ValueError, Http404):
         return None
 

@@ -10,12 +10,11 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 
 from orders import services
 from orders.access import device_cookie_value
-from orders.models import CustomerAccount, IdempotentRequest, Item, Order, OrderLine, Payment, Table, User
+from orders.models import CustomerAccount, IdempotentRequest, Item, Order, OrderLine, Payment, Table
 from tests.orders.conftest import line
 
 D = Decimal
@@ -541,6 +540,12 @@ def test_it_takes_half_in_cash_with_change_and_half_by_card(till_client, steaks)
     receipt = till_client.get(card["HX-Redirect"]).content.decode()
     assert "48,00" in receipt and "6,00" in receipt
     assert "fiscal-seal" in receipt
+
+
+def test_it_reads_amounts_typed_the_french_way(till_client, steaks):
+    response = htmx_post(till_client, order_url("pay", steaks), {"method": "cash", "amount": "20,50"})
+    assert response.status_code == 200
+    assert Payment.objects.get().amount == D("20.50")
 
 
 def test_it_takes_a_payment_once_when_retried(till_client, steaks):
