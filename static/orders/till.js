@@ -84,16 +84,20 @@
     var action = queue[0];
     if (!action || inflight[action.key]) return;
     inflight[action.key] = action;
-    var source = action.source && document.body.contains(action.source) ? action.source : document.body;
+    // Replayed from the body with what was captured when the user acted (values, target, swap,
+    // select): the element that made it may have been swapped out since, and its own request
+    // queue (hx-sync) must not hold the replay back.
+    var target = action.target && document.querySelector(action.target) ? action.target : null;
     var context = {
-      source: source,
+      source: document.body,
       values: action.values,
       headers: { "Idempotency-Key": action.key },
-      swap: action.swap || undefined
+      target: target || undefined,
+      swap: target ? (action.swap || undefined) : "none",
+      select: action.select || undefined
     };
-    if (action.target && document.querySelector(action.target)) context.target = action.target;
     function settled() {
-      // The request never went out (its target left the page…): try again later, same key.
+      // The request never went out: try again later, same key.
       if (inflight[action.key]) {
         delete inflight[action.key];
         scheduleReplay();
@@ -162,7 +166,7 @@
       values: formValues(d.formData),
       target: targetSelector(d.target),
       swap: closestAttr(d.elt, "hx-swap"),
-      source: d.elt
+      select: closestAttr(d.elt, "hx-select")
     };
     if (queue.length > 0) {
       // Reconnecting: wait behind the actions already queued, in the order the user made them.
