@@ -14,9 +14,10 @@ Amounts are Decimal strings with two decimals ("12.50"). Rules of the numbers (o
 No database ids: the sealed payload must verify after a restore elsewhere.
 """
 
+from collections.abc import Sequence
 from decimal import Decimal
 
-from orders import selectors
+from orders import pricing, selectors
 from orders.models import Order
 
 
@@ -24,35 +25,33 @@ def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def _lines(order: Order) -> tuple[list[dict], object]:
-    lines = selectors.billable_lines(order)
-    totals = selectors.order_totals(order, lines)
+def _lines(order: Order) -> tuple[list[dict], pricing.Totals]:
+    lines = selectors.bill_lines(order)
+    totals = pricing.price_order(
+        [line.pricing_input() for line in lines], discount_percent=order.discount_percent, discount_amount=order.discount_amount
+    )
     printed = []
     for line, priced in zip(lines, totals.lines, strict=True):
-        components = list(line.components.all())
-        if not components:
+        if not line.components:
             printed.append(
                 {
                     "name": line.name,
                     "quantity": line.quantity,
                     "unit_price": _money(line.unit_price),
-                    "modifiers": [m.name for m in line.modifiers.all()],
+                    "modifiers": line.modifiers,
                     "discount": _money(priced.discount),
                     "vat_rate": _money(line.vat_rate),
                     "total": _money(priced.total),
                 }
             )
             continue
-        parts = {p.key: p for p in priced.parts}
-        own_modifiers = [m.name for m in line.modifiers.all()]
-        for index, component in enumerate(components):
-            part = parts[component.pk]
+        for index, (component, part) in enumerate(zip(line.components, priced.parts, strict=True)):
             printed.append(
                 {
                     "name": f"{line.name} — {component.name}",
                     "quantity": line.quantity,
                     "unit_price": _money(part.unit_price),
-                    "modifiers": (own_modifiers if index == 0 else []) + [m.name for m in component.modifiers.all()],
+                    "modifiers": (line.modifiers if index == 0 else []) + component.modifiers,
                     "discount": _money(part.discount),
                     "vat_rate": _money(part.vat_rate),
                     "total": _money(part.total),
@@ -61,16 +60,19 @@ def _lines(order: Order) -> tuple[list[dict], object]:
     return printed, totals
 
 
-def receipt_payload(order: Order) -> dict:
-    """The payload `fiscal.services.seal_receipt` seals for a settled order."""
+def receipt_payload(order: Order, *, payments: Sequence[tuple[str, Decimal, Decimal]] | None = None) -> dict:
+    """The payload `fiscal.services.seal_receipt` seals for a settled order. `payments`: (method,
+    amount, tip) of every payment in the order they were taken, when the caller has them at hand
+    (the payment just written among them); read from the database otherwise."""
     lines, totals = _lines(order)
-    payments = list(order.payments.order_by("id"))
+    if payments is None:
+        payments = selectors.payments_of(order)
     return {
         "order": {
             "number": order.number,
             "business_day": order.business_day.isoformat(),
             "type": order.order_type,
-            "table": order.table.label if order.table_id else None,
+            "table": selectors.table_label(order),
             "covers": order.covers,
             "source": order.source,
         },
@@ -80,13 +82,13 @@ def receipt_payload(order: Order) -> dict:
         ],
         "discount": _money(totals.order_discount),
         "total": _money(totals.total),
-        "payments": [{"method": p.method, "amount": _money(p.amount)} for p in payments],
-        "tips": _money(sum((p.tip for p in payments), Decimal("0.00"))),
+        "payments": [{"method": method, "amount": _money(amount)} for method, amount, _tip in payments],
+        "tips": _money(sum((tip for _method, _amount, tip in payments), Decimal("0.00"))),
     }
 
 
 def pre_bill_payload(order: Order) -> dict:
     """A pre-bill ("addition"): the receipt's shape without payments (fiscal numbers the prints)."""
-    payload = receipt_payload(order)
+    payload = receipt_payload(order, payments=())
     del payload["payments"], payload["tips"]
     return payload

@@ -21,8 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +31,7 @@ from fiscal import services as fiscal
 from kds import services as kitchen
 from kds.events import publish_on_commit
 from orders import idempotency, pricing, receipts, selectors
+from orders.selectors import Prepared
 from orders.business_day import business_day
 from orders.models import (
     AccountSettlement,
@@ -39,10 +40,12 @@ from orders.models import (
     Device,
     Item,
     Modifier,
+    ModifierGroup,
     Order,
     OrderLine,
     OrderLineModifier,
     Payment,
+    SetMenuSlot,
     Table,
     User,
 )
@@ -166,8 +169,45 @@ def _vat_rate(item: Item, order_type: str) -> Decimal:
     return item.vat_take_away if order_type == Order.Type.TAKE_AWAY else item.vat_eat_in
 
 
-def _load_menu(specs: Sequence[LineSpec]) -> tuple[dict[int, Item], dict[int, Modifier]]:
-    """Every item and modifier the specs mention (set-menu choices included), in a few queries."""
+@dataclass
+class _Slot:
+    pk: int
+    name: str
+    choices: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Menu:
+    """The part of the menu some line specs mention: items and modifiers by id, each item's modifier
+    groups (display order) and each set menu's slots (display order) with their choices."""
+
+    items: dict[int, Item]
+    modifiers: dict[int, Modifier]
+    groups: dict[int, list[ModifierGroup]]
+    slots: dict[int, list[_Slot]]
+
+
+_MENU_ITEMS = Prepared(lambda ids: Item.objects.filter(pk__in=ids), model=Item)
+_MENU_MODIFIERS = Prepared(lambda ids: Modifier.objects.filter(pk__in=ids), model=Modifier)
+_MENU_GROUPS = Prepared(
+    lambda item_ids: Item.modifier_groups.through.objects.filter(item_id__in=item_ids)
+    .order_by("modifiergroup__position", "modifiergroup__name", "modifiergroup_id")
+    .values_list("item_id", "modifiergroup_id", "modifiergroup__name", "modifiergroup__min_choices", "modifiergroup__max_choices")
+)
+_MENU_SLOTS = Prepared(
+    lambda set_menu_ids: SetMenuSlot.objects.filter(set_menu_id__in=set_menu_ids)
+    .order_by("position", "id")
+    .values_list("set_menu_id", "id", "name")
+)
+_MENU_SLOT_CHOICES = Prepared(
+    lambda slot_ids: SetMenuSlot.choices.through.objects.filter(setmenuslot_id__in=slot_ids).values_list("setmenuslot_id", "item_id")
+)
+
+
+def _load_menu(specs: Sequence[LineSpec]) -> _Menu:
+    """Every item and modifier the specs mention (set-menu choices included), with the items' modifier
+    groups and set-menu slots: two queries for plain items, one more with modifiers, two more with
+    set menus."""
     item_ids, modifier_ids = set(), set()
     for spec in specs:
         item_ids.add(spec.item)
@@ -175,22 +215,30 @@ def _load_menu(specs: Sequence[LineSpec]) -> tuple[dict[int, Item], dict[int, Mo
         for choice in spec.slots:
             item_ids.add(choice.item)
             modifier_ids.update(choice.modifiers)
-    item_ids = {i for i in item_ids if _is_id(i)}
-    modifier_ids = {m for m in modifier_ids if _is_id(m)}
-    items = Item.objects.filter(pk__in=item_ids).prefetch_related("modifier_groups", "slots__choices")
-    modifiers = Modifier.objects.filter(pk__in=modifier_ids).select_related("group")
-    return {i.pk: i for i in items}, {m.pk: m for m in modifiers}
+    items = {i.pk: i for i in _MENU_ITEMS.instances(sorted(i for i in item_ids if _is_id(i)))}
+    modifiers = {m.pk: m for m in _MENU_MODIFIERS.instances(sorted(m for m in modifier_ids if _is_id(m)))}
+    groups: dict[int, list[ModifierGroup]] = defaultdict(list)
+    for item_id, pk, name, min_choices, max_choices in _MENU_GROUPS.rows(sorted(items)):
+        groups[item_id].append(ModifierGroup(pk=pk, name=name, min_choices=min_choices, max_choices=max_choices))
+    slots: dict[int, list[_Slot]] = defaultdict(list)
+    set_menus = sorted(pk for pk, item in items.items() if item.is_set_menu)
+    if set_menus:
+        by_pk = {}
+        for set_menu_id, pk, name in _MENU_SLOTS.rows(set_menus):
+            by_pk[pk] = _Slot(pk, name)
+            slots[set_menu_id].append(by_pk[pk])
+        for slot_id, item_id in _MENU_SLOT_CHOICES.rows(sorted(by_pk)):
+            by_pk[slot_id].choices.add(item_id)
+    return _Menu(items, modifiers, groups, slots)
 
 
-def _check_modifiers(
-    item: Item, ids: Sequence[int], modifiers: dict[int, Modifier], path: str
-) -> list[Modifier]:
+def _check_modifiers(item: Item, ids: Sequence[int], menu: _Menu, path: str) -> list[Modifier]:
     if not isinstance(ids, (list, tuple)) or len(ids) > 50:
         raise OrderError("invalid_modifiers", _("Modifiers must be a list of ids."), field=path)
-    groups = {g.pk: g for g in item.modifier_groups.all()}
+    groups = {g.pk: g for g in menu.groups.get(item.pk, ())}
     chosen, per_group = [], Counter()
     for index, modifier_id in enumerate(ids):
-        modifier = modifiers.get(modifier_id) if _is_int(modifier_id) else None
+        modifier = menu.modifiers.get(modifier_id) if _is_int(modifier_id) else None
         if modifier is None:
             raise OrderError("unknown_modifier", _("Unknown modifier."), field=f"{path}[{index}]")
         if modifier.group_id not in groups:
@@ -234,13 +282,13 @@ def _resolve(specs: Sequence[LineSpec], *, order_type: str, allow_empty: bool = 
         raise OrderError("no_lines", _("An order needs at least one line."), field="lines")
     if len(specs) > MAX_LINES:
         raise OrderError("too_many_lines", _("Too many lines (at most %(n)d).") % {"n": MAX_LINES}, field="lines")
-    items, modifiers = _load_menu(specs)
+    menu = _load_menu(specs)
     resolved = []
     for index, spec in enumerate(specs):
         path = f"lines[{index}]"
         if not isinstance(spec, LineSpec):
             raise OrderError("invalid_line", _("Invalid line."), field=path)
-        item = _check_item(items.get(spec.item) if _is_int(spec.item) else None, f"{path}.item")
+        item = _check_item(menu.items.get(spec.item) if _is_int(spec.item) else None, f"{path}.item")
         _check_int(
             spec.quantity, low=1, high=MAX_QUANTITY, code="invalid_quantity",
             message=_("Quantity must be between 1 and %(max)d.") % {"max": MAX_QUANTITY}, path=f"{path}.quantity",
@@ -249,11 +297,11 @@ def _resolve(specs: Sequence[LineSpec], *, order_type: str, allow_empty: bool = 
         if spec.seat is not None:
             _check_int(spec.seat, low=1, high=MAX_COVERS, code="invalid_seat", message=_("Invalid seat."), path=f"{path}.seat")
         _check_int(spec.course, low=1, high=MAX_COURSE, code="invalid_course", message=_("Invalid course."), path=f"{path}.course")
-        chosen = _check_modifiers(item, spec.modifiers, modifiers, f"{path}.modifiers")
+        chosen = _check_modifiers(item, spec.modifiers, menu, f"{path}.modifiers")
         unit_price = item.price + sum((m.price_delta for m in chosen), Decimal("0.00"))
         line = _Resolved(spec, item, chosen, unit_price, _vat_rate(item, order_type))
         if item.is_set_menu:
-            line.components = _resolve_slots(item, spec.slots, items, modifiers, order_type, path)
+            line.components = _resolve_slots(item, spec.slots, menu, order_type, path)
             line.unit_price += sum((sum((m.price_delta for m in c.modifiers), Decimal("0.00")) for c in line.components), Decimal("0.00"))
         elif spec.slots:
             raise OrderError("slots_not_allowed", _("Only set menus have choices."), field=f"{path}.slots")
@@ -263,11 +311,11 @@ def _resolve(specs: Sequence[LineSpec], *, order_type: str, allow_empty: bool = 
     return resolved
 
 
-def _resolve_slots(set_menu: Item, choices, items, modifiers, order_type: str, path: str) -> list[_Resolved]:
+def _resolve_slots(set_menu: Item, choices, menu: _Menu, order_type: str, path: str) -> list[_Resolved]:
     """Every slot of the set menu filled exactly once with one of its choices."""
     if not isinstance(choices, (list, tuple)):
         raise OrderError("invalid_slots", _("Invalid set menu choices."), field=f"{path}.slots")
-    slots = list(set_menu.slots.all())
+    slots = menu.slots.get(set_menu.pk, [])
     by_slot = {}
     for index, choice in enumerate(choices):
         slot = next((s for s in slots if _is_int(choice.slot) and s.pk == choice.slot), None)
@@ -283,12 +331,12 @@ def _resolve_slots(set_menu: Item, choices, items, modifiers, order_type: str, p
             )
         index, choice = by_slot[slot.pk]
         cpath = f"{path}.slots[{index}]"
-        if not _is_int(choice.item) or choice.item not in {c.pk for c in slot.choices.all()}:
+        if not _is_int(choice.item) or choice.item not in slot.choices:
             raise OrderError(
                 "invalid_slot_choice", _("This is not a choice of “%(slot)s”.") % {"slot": slot.name}, field=f"{cpath}.item"
             )
-        item = _check_item(items.get(choice.item), f"{cpath}.item")
-        chosen = _check_modifiers(item, choice.modifiers, modifiers, f"{cpath}.modifiers")
+        item = _check_item(menu.items.get(choice.item), f"{cpath}.item")
+        chosen = _check_modifiers(item, choice.modifiers, menu, f"{cpath}.modifiers")
         standalone = item.price + sum((m.price_delta for m in chosen), Decimal("0.00"))
         components.append(_Resolved(LineSpec(item=item.pk), item, chosen, standalone, _vat_rate(item, order_type)))
     return components
@@ -296,10 +344,57 @@ def _resolve_slots(set_menu: Item, choices, items, modifiers, order_type: str, p
 
 # --- Building blocks ----------------------------------------------------------------------------------
 
+# The rows a tap on the till or a payment writes go through `_insert` and `_update`: the statement is
+# built once per model and database vendor from the model's own fields (values still go through each
+# field's get_db_prep_save), where the ORM compiles it again on every call — most of the time a
+# payment took (see selectors.Prepared for the reads). No model of this app has save signals.
+_statements: dict[tuple, tuple] = {}
+
+
+def _insert(obj: Model) -> Model:
+    """INSERT `obj` (what `Model.objects.create` writes) and set its primary key."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    key = ("insert", type(obj), connection.vendor)
+    if key not in _statements:
+        meta, qn = obj._meta, connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+               f"VALUES ({', '.join(['%s'] * len(fields))})")
+        returning = connection.features.can_return_columns_from_insert
+        if returning:
+            sql += f" RETURNING {qn(meta.pk.column)}"
+        _statements[key] = (sql, fields, returning)
+    sql, fields, returning = _statements[key]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+        obj.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
+
+
+def _update(model: type[Model], pk: int, values: dict[str, Any], *, where: dict[str, Any] | None = None) -> int:
+    """UPDATE row `pk` of `model` with `values` (field names), only if its columns equal `where` (a
+    compare-and-set; no None there). Returns the number of rows changed, as QuerySet.update does."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    where = where or {}
+    key = ("update", model, connection.vendor, tuple(values), tuple(where))
+    if key not in _statements:
+        meta, qn = model._meta, connection.ops.quote_name
+        assigned, compared = [meta.get_field(n) for n in values], [meta.get_field(n) for n in where]
+        sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in assigned)} "
+               f"WHERE {' AND '.join(f'{qn(f.column)} = %s' for f in [meta.pk, *compared])}")
+        _statements[key] = (sql, assigned, compared)
+    sql, assigned, compared = _statements[key]
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(assigned, values.values(), strict=True)]
+    params += [pk, *(f.get_db_prep_save(v, connection) for f, v in zip(compared, where.values(), strict=True))]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
 
 def _locked(order: Order, *, open_only: bool = True) -> Order:
     """Re-read `order` holding its row lock until the end of the transaction; refuse closed orders."""
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = selectors.locked_order(order.pk)
     if open_only and locked.status != Order.Status.OPEN:
         raise OrderError("order_closed", _("Order #%(number)d is closed.") % {"number": locked.number})
     return locked
@@ -366,41 +461,48 @@ def _give_back_stock(lines: Sequence[OrderLine]) -> None:
             _publish_item(item_id)
 
 
+_HELD_COURSES = Prepared(
+    lambda order_id: OrderLine.objects.filter(order_id=order_id, status=OrderLine.Status.HELD).values_list("course")
+)
+
+
 def _held_courses(order: Order) -> set[int]:
-    return set(order.lines.filter(status=OrderLine.Status.HELD).values_list("course", flat=True))
+    return {course for (course,) in _HELD_COURSES.rows(order.pk)}
 
 
 def _create_lines(order: Order, resolved: Sequence[_Resolved]) -> list[OrderLine]:
-    """Write the lines (and set-menu components) as PENDING, or HELD when their course is held."""
+    """Write the lines (and set-menu components) as PENDING, or HELD when their course is held. A new
+    line's total is its gross (no discount yet), so repricing has nothing to rewrite on it."""
     held = _held_courses(order)
     created = []
     for line in resolved:
         spec = line.spec
         status = OrderLine.Status.HELD if spec.hold or spec.course in held else OrderLine.Status.PENDING
-        row = OrderLine.objects.create(
+        row = _insert(OrderLine(
             order=order, item=line.item, name=line.item.name, kitchen_name=line.item.kitchen_name or line.item.name[:32],
             quantity=spec.quantity, unit_price=line.unit_price, vat_rate=line.vat_rate, note=spec.note.strip(),
             seat=spec.seat, course=spec.course, status=status, standalone_price=line.unit_price,
-        )
+            total=pricing.money(line.unit_price * spec.quantity),
+        ))
         _create_modifiers(row, line.modifiers)
         created.append(row)
         for component in line.components:
-            child = OrderLine.objects.create(
+            child = _insert(OrderLine(
                 order=order, item=component.item, parent=row, name=component.item.name,
                 kitchen_name=component.item.kitchen_name or component.item.name[:32], quantity=spec.quantity,
                 unit_price=Decimal("0.00"), standalone_price=component.unit_price, vat_rate=component.vat_rate,
                 seat=spec.seat, course=spec.course, status=status,
-            )
+            ))
             _create_modifiers(child, component.modifiers)
             created.append(child)
     return created
 
 
 def _create_modifiers(line: OrderLine, modifiers: Sequence[Modifier]) -> None:
-    OrderLineModifier.objects.bulk_create(
-        OrderLineModifier(line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32], price_delta=m.price_delta)
-        for m in modifiers
-    )
+    for m in modifiers:
+        _insert(OrderLineModifier(
+            line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32], price_delta=m.price_delta
+        ))
 
 
 def _reprice(order: Order) -> pricing.Totals:
@@ -410,12 +512,12 @@ def _reprice(order: Order) -> pricing.Totals:
     totals = pricing.price_order(inputs, discount_percent=order.discount_percent, discount_amount=order.discount_amount)
     for priced in totals.lines:
         if stored[priced.key] != priced.total:
-            OrderLine.objects.filter(pk=priced.key).update(total=priced.total)
+            _update(OrderLine, priced.key, {"total": priced.total})
     # Only a lower total can fall under what was paid (the stored total never did).
     if totals.total < order.total and totals.total < selectors.amount_paid(order):
         raise OrderError("overpaid", _("This change would make the order cost less than what was already paid."))
     if order.total != totals.total:
-        Order.objects.filter(pk=order.pk).update(total=totals.total)
+        _update(Order, order.pk, {"total": totals.total})
         order.total = totals.total
     return totals
 
@@ -923,10 +1025,9 @@ def _take_payment(*, order, method, amount, tendered, tip, account, operator, de
         raise OrderError("invalid_method", _("Unknown payment method."), field="method")
     amount = _parse_money(amount, field="amount", allow_zero=False)
     tip = _parse_money(tip, field="tip")
-    order = Order.objects.select_for_update().get(pk=order.pk)
-    if order.status != Order.Status.OPEN:
-        raise OrderError("order_closed", _("Order #%(number)d is closed.") % {"number": order.number})
-    due = selectors.amount_due(order)
+    order = _locked(order)
+    earlier = selectors.payments_of(order)
+    due = selectors.amount_due(order, earlier)
     if due <= 0:
         raise OrderError("nothing_due", _("Nothing is due on this order."))
     applied, change = amount, Decimal("0.00")
@@ -953,20 +1054,30 @@ def _take_payment(*, order, method, amount, tendered, tip, account, operator, de
         account = _charge_account(account, applied)
     elif account is not None:
         raise OrderError("invalid_account", _("Only account payments name an account."), field="account")
-    payment = Payment.objects.create(
+    payment = _insert(Payment(
         order=order, method=method, amount=applied, tendered=tendered, change=change, tip=tip,
         account=account, operator=operator, device=device,
-    )
+    ))
     settled, receipt = False, None
     if applied == due:
-        settled = bool(
-            Order.objects.filter(pk=order.pk, status=Order.Status.OPEN).update(status=Order.Status.PAID, closed_at=timezone.now())
-        )
-        order.refresh_from_db()
+        _close_paid(order)
+        settled = True
+        # The payload from what is in hand: the payments read above plus this one (no re-read).
+        payments = [*earlier, (method, applied, tip)]
         receipt = fiscal.seal_receipt(
-            payload=receipts.receipt_payload(order), operator=_operator_name(operator), device=_device_name(device)
+            payload=receipts.receipt_payload(order, payments=payments), operator=_operator_name(operator),
+            device=_device_name(device),
         )
     return PaymentResult(order=order, payment=payment, settled=settled, change=change, receipt=receipt)
+
+
+def _close_paid(order: Order) -> None:
+    """OPEN → PAID (compare-and-set) with the closing time, on the row and on `order`. Call while
+    holding the order's row lock."""
+    closed_at = timezone.now()
+    if not _update(Order, order.pk, {"status": Order.Status.PAID, "closed_at": closed_at}, where={"status": Order.Status.OPEN}):
+        raise OrderError("order_closed", _("Order #%(number)d is closed.") % {"number": order.number})
+    order.status, order.closed_at = Order.Status.PAID, closed_at
 
 
 @transaction.atomic
@@ -979,8 +1090,7 @@ def close_free_order(*, order: Order, operator: User | None, device: Device) -> 
         raise OrderError("amount_due", _("This order still has an amount due."))
     if not order.lines.exists():
         raise OrderError("order_empty", _("Nothing was ordered: cancel the order instead."))
-    Order.objects.filter(pk=order.pk, status=Order.Status.OPEN).update(status=Order.Status.PAID, closed_at=timezone.now())
-    order.refresh_from_db()
+    _close_paid(order)
     return fiscal.seal_receipt(payload=receipts.receipt_payload(order), operator=_operator_name(operator), device=_device_name(device))
 
 
