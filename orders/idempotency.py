@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from orders.models import Device, IdempotentRequest
+from orders.selectors import insert_row, update_row
 
 KEY_MAX_LENGTH = IdempotentRequest._meta.get_field("key").max_length
 
@@ -61,9 +62,9 @@ def run_once(
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = IdempotentRequest.objects.create(
+                record = insert_row(IdempotentRequest(
                     scope=scope, device=device, key=key, request_hash=digest, status_code=0, response={}
-                )
+                ))
         except IntegrityError:
             record = IdempotentRequest.objects.get(scope=scope, device=device, key=key)
             if record.request_hash != digest:
@@ -73,5 +74,5 @@ def run_once(
         # Round-trip through JSON so a replay answers byte-for-byte what the first call answered.
         body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
         record.status_code, record.response = status, body
-        record.save(update_fields=["status_code", "response"])
+        update_row(IdempotentRequest, record.pk, {"status_code": status, "response": body})
         return status, body, False

@@ -1,13 +1,16 @@
 """Reads of the orders domain: priced orders, amounts due, the menu, JSON shapes of the API.
 
-Nothing here writes. Services call `order_totals` to price what is stored; views and the API call the
-rest. The reads on the till's and the payment's hot paths are `Prepared` (compiled once, see below).
+Nothing here writes, but for `insert_row` and `update_row`: the compiled counterparts of `Prepared` that
+services use on the same hot paths. Services call `order_totals` to price what is stored; views and the
+API call the rest. The reads on the till's and the payment's hot paths are `Prepared` (compiled once,
+see below).
 """
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -112,6 +115,55 @@ class Prepared:
         """The rows as model instances, as `list(queryset)` would give them."""
         alias = connections[DEFAULT_DB_ALIAS].alias
         return [self.model.from_db(alias, self.attnames, row) for row in self.rows(*args)]
+
+
+# The rows a tap on the till or a payment writes go through `insert_row` and `update_row` (services,
+# idempotency): the statement is built once per model and database vendor from the model's own fields
+# (values still go through each field's get_db_prep_save), where the ORM compiles it again on every
+# call. They are the only writes in this module, kept beside `Prepared` as its counterpart. No model of
+# the orders app has save signals to skip.
+_statements: dict[tuple, tuple] = {}
+
+
+def insert_row(obj: Model) -> Model:
+    """INSERT `obj` (the row `Model.objects.create` would write) and set its primary key."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    key = ("insert", type(obj), connection.vendor)
+    if key not in _statements:
+        meta, qn = obj._meta, connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+               f"VALUES ({', '.join(['%s'] * len(fields))})")
+        returning = connection.features.can_return_columns_from_insert
+        if returning:
+            sql += f" RETURNING {qn(meta.pk.column)}"
+        _statements[key] = (sql, fields, returning)
+    sql, fields, returning = _statements[key]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+        obj.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
+
+
+def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: dict[str, Any] | None = None) -> int:
+    """UPDATE row `pk` of `model` with `values` (by field name), only if its columns equal `where` (a
+    compare-and-set; no None there). Returns the number of rows changed, as QuerySet.update does."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    where = where or {}
+    key = ("update", model, connection.vendor, tuple(values), tuple(where))
+    if key not in _statements:
+        meta, qn = model._meta, connection.ops.quote_name
+        assigned, compared = [meta.get_field(n) for n in values], [meta.get_field(n) for n in where]
+        sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in assigned)} "
+               f"WHERE {' AND '.join(f'{qn(f.column)} = %s' for f in [meta.pk, *compared])}")
+        _statements[key] = (sql, assigned, compared)
+    sql, assigned, compared = _statements[key]
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(assigned, values.values(), strict=True)]
+    params += [pk, *(f.get_db_prep_save(v, connection) for f, v in zip(compared, where.values(), strict=True))]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 _LOCKED_ORDER = Prepared(lambda pk: Order.objects.select_for_update().filter(pk=pk), model=Order)

@@ -21,8 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
-from django.db.models import F, Model
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,7 +31,7 @@ from fiscal import services as fiscal
 from kds import services as kitchen
 from kds.events import publish_on_commit
 from orders import idempotency, pricing, receipts, selectors
-from orders.selectors import Prepared
+from orders.selectors import Prepared, insert_row, update_row
 from orders.business_day import business_day
 from orders.models import (
     AccountSettlement,
@@ -344,54 +344,6 @@ def _resolve_slots(set_menu: Item, choices, menu: _Menu, order_type: str, path: 
 
 # --- Building blocks ----------------------------------------------------------------------------------
 
-# The rows a tap on the till or a payment writes go through `_insert` and `_update`: the statement is
-# built once per model and database vendor from the model's own fields (values still go through each
-# field's get_db_prep_save), where the ORM compiles it again on every call — most of the time a
-# payment took (see selectors.Prepared for the reads). No model of this app has save signals.
-_statements: dict[tuple, tuple] = {}
-
-
-def _insert(obj: Model) -> Model:
-    """INSERT `obj` (what `Model.objects.create` writes) and set its primary key."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    key = ("insert", type(obj), connection.vendor)
-    if key not in _statements:
-        meta, qn = obj._meta, connection.ops.quote_name
-        fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-               f"VALUES ({', '.join(['%s'] * len(fields))})")
-        returning = connection.features.can_return_columns_from_insert
-        if returning:
-            sql += f" RETURNING {qn(meta.pk.column)}"
-        _statements[key] = (sql, fields, returning)
-    sql, fields, returning = _statements[key]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
-        obj.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    obj._state.adding, obj._state.db = False, connection.alias
-    return obj
-
-
-def _update(model: type[Model], pk: int, values: dict[str, Any], *, where: dict[str, Any] | None = None) -> int:
-    """UPDATE row `pk` of `model` with `values` (field names), only if its columns equal `where` (a
-    compare-and-set; no None there). Returns the number of rows changed, as QuerySet.update does."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    where = where or {}
-    key = ("update", model, connection.vendor, tuple(values), tuple(where))
-    if key not in _statements:
-        meta, qn = model._meta, connection.ops.quote_name
-        assigned, compared = [meta.get_field(n) for n in values], [meta.get_field(n) for n in where]
-        sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in assigned)} "
-               f"WHERE {' AND '.join(f'{qn(f.column)} = %s' for f in [meta.pk, *compared])}")
-        _statements[key] = (sql, assigned, compared)
-    sql, assigned, compared = _statements[key]
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(assigned, values.values(), strict=True)]
-    params += [pk, *(f.get_db_prep_save(v, connection) for f, v in zip(compared, where.values(), strict=True))]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
 def _locked(order: Order, *, open_only: bool = True) -> Order:
     """Re-read `order` holding its row lock until the end of the transaction; refuse closed orders."""
     locked = selectors.locked_order(order.pk)
@@ -478,7 +430,7 @@ def _create_lines(order: Order, resolved: Sequence[_Resolved]) -> list[OrderLine
     for line in resolved:
         spec = line.spec
         status = OrderLine.Status.HELD if spec.hold or spec.course in held else OrderLine.Status.PENDING
-        row = _insert(OrderLine(
+        row = insert_row(OrderLine(
             order=order, item=line.item, name=line.item.name, kitchen_name=line.item.kitchen_name or line.item.name[:32],
             quantity=spec.quantity, unit_price=line.unit_price, vat_rate=line.vat_rate, note=spec.note.strip(),
             seat=spec.seat, course=spec.course, status=status, standalone_price=line.unit_price,
@@ -487,7 +439,7 @@ def _create_lines(order: Order, resolved: Sequence[_Resolved]) -> list[OrderLine
         _create_modifiers(row, line.modifiers)
         created.append(row)
         for component in line.components:
-            child = _insert(OrderLine(
+            child = insert_row(OrderLine(
                 order=order, item=component.item, parent=row, name=component.item.name,
                 kitchen_name=component.item.kitchen_name or component.item.name[:32], quantity=spec.quantity,
                 unit_price=Decimal("0.00"), standalone_price=component.unit_price, vat_rate=component.vat_rate,
@@ -500,7 +452,7 @@ def _create_lines(order: Order, resolved: Sequence[_Resolved]) -> list[OrderLine
 
 def _create_modifiers(line: OrderLine, modifiers: Sequence[Modifier]) -> None:
     for m in modifiers:
-        _insert(OrderLineModifier(
+        insert_row(OrderLineModifier(
             line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32], price_delta=m.price_delta
         ))
 
@@ -512,12 +464,12 @@ def _reprice(order: Order) -> pricing.Totals:
     totals = pricing.price_order(inputs, discount_percent=order.discount_percent, discount_amount=order.discount_amount)
     for priced in totals.lines:
         if stored[priced.key] != priced.total:
-            _update(OrderLine, priced.key, {"total": priced.total})
+            update_row(OrderLine, priced.key, {"total": priced.total})
     # Only a lower total can fall under what was paid (the stored total never did).
     if totals.total < order.total and totals.total < selectors.amount_paid(order):
         raise OrderError("overpaid", _("This change would make the order cost less than what was already paid."))
     if order.total != totals.total:
-        _update(Order, order.pk, {"total": totals.total})
+        update_row(Order, order.pk, {"total": totals.total})
         order.total = totals.total
     return totals
 
@@ -1054,7 +1006,7 @@ def _take_payment(*, order, method, amount, tendered, tip, account, operator, de
         account = _charge_account(account, applied)
     elif account is not None:
         raise OrderError("invalid_account", _("Only account payments name an account."), field="account")
-    payment = _insert(Payment(
+    payment = insert_row(Payment(
         order=order, method=method, amount=applied, tendered=tendered, change=change, tip=tip,
         account=account, operator=operator, device=device,
     ))
@@ -1075,7 +1027,7 @@ def _close_paid(order: Order) -> None:
     """OPEN → PAID (compare-and-set) with the closing time, on the row and on `order`. Call while
     holding the order's row lock."""
     closed_at = timezone.now()
-    if not _update(Order, order.pk, {"status": Order.Status.PAID, "closed_at": closed_at}, where={"status": Order.Status.OPEN}):
+    if not update_row(Order, order.pk, {"status": Order.Status.PAID, "closed_at": closed_at}, where={"status": Order.Status.OPEN}):
         raise OrderError("order_closed", _("Order #%(number)d is closed.") % {"number": order.number})
     order.status, order.closed_at = Order.Status.PAID, closed_at
 
