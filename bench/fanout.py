@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -179,7 +180,8 @@ async def measure_floor(port: int, screens: int, rate: float, duration: float) -
 
 
 class Posters:
-    """M threads posting orders at `rate` per second in total for `duration` seconds."""
+    """M threads posting orders at `rate` per second in total for `duration` seconds. They run in a
+    process of their own (`PosterProcess`) so that posting does not slow the screens' clients."""
 
     def __init__(self, port: int, token: str, body_lines: list[dict], rate: float, duration: float, count: int):
         self.port, self.token, self.lines = port, token, body_lines
@@ -227,6 +229,34 @@ class Posters:
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         connection.close()
+
+
+def _post_orders(conn, port: int, token: str, lines: list[dict], rate: float, duration: float, count: int) -> None:
+    posters = Posters(port, token, lines, rate, duration, count)
+    posters.start()
+    posters.join()
+    conn.send((posters.sent_at, posters.errors, posters.elapsed))
+    conn.close()
+
+
+class PosterProcess:
+    def __init__(self, port: int, token: str, lines: list[dict], rate: float, duration: float, count: int):
+        context = multiprocessing.get_context("spawn")
+        self.receiver, sender = context.Pipe(duplex=False)
+        self.process = context.Process(target=_post_orders, args=(sender, port, token, lines, rate, duration, count))
+        self.duration = duration
+        self.sent_at: dict[int, float] = {}
+        self.errors, self.elapsed = 0, 0.0
+
+    def start(self) -> None:
+        self.process.start()
+
+    def join(self) -> None:
+        if self.receiver.poll(self.duration + 120):
+            self.sent_at, self.errors, self.elapsed = self.receiver.recv()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
 
 
 class Screen:
@@ -305,7 +335,7 @@ def percentile(values: list[float], q: float) -> float:
 def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dict, lines: list[dict], db: Path) -> dict:
     stations = ALL_STATIONS if args.full_menu else STATIONS
     screens = [Screen(stations[i % len(stations)], cook=args.cooks and i < len(stations)) for i in range(args.screens)]
-    posters = Posters(post_port, tokens["api"], lines, rate, args.duration, args.posters)
+    posters = PosterProcess(post_port, tokens["api"], lines, rate, args.duration, args.posters)
     asyncio.run(run_screens(screen_port, tokens["kds"], screens, posters))
     events = event_times(db)
     from_event, from_post, missing = [], [], 0

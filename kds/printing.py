@@ -93,13 +93,17 @@ def ticket_spec(ticket, order, lines, *, void_reason: str | None = None) -> Tick
 
 def where_label(order) -> str:
     """"Table 4", "À emporter", "Borne" — the same words on paper and on screens."""
-    if order.table_id:
-        return _("Table %(label)s") % {"label": order.table.label}
-    if order.source == "kiosk":
+    return describe_where(order.table.label if order.table_id else None, order.source, order.order_type)
+
+
+def describe_where(table_label: str | None, source: str, order_type: str) -> str:
+    if table_label:
+        return _("Table %(label)s") % {"label": table_label}
+    if source == "kiosk":
         return _("Kiosk")
-    if order.source == "api":
+    if source == "api":
         return _("Delivery")
-    if order.order_type == "take_away":
+    if order_type == "take_away":
         return _("Take away")
     return _("Counter")
 

@@ -2,15 +2,15 @@
 through here, so first load and live update never drift apart) and the speed-of-service report."""
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
-from kds import lifecycle
+from kds import lifecycle, printing
 from kds.models import Printer, PrintJob, Station, StationEvent, Ticket, TicketItem
-from orders.models import Item, OrderLine, OrderLineModifier
+from orders.models import Item, Order, OrderLine, OrderLineModifier
 
 RECALL_WINDOW = timedelta(minutes=30)
 RECALL_LIMIT = 6
@@ -30,41 +30,68 @@ def last_seq(station: Station) -> int:
     return Station.objects.values_list("last_seq", flat=True).get(pk=station.pk)
 
 
+@dataclass
+class CardOrder:
+    """What a card shows of its order."""
+
+    number: int
+    where: str
+    server: str
+    customer_name: str
+
+
+@dataclass
+class CardItem:
+    """One line of a card (read as plain values: cards are drawn on every change)."""
+
+    pk: int
+    ticket_id: int
+    line_id: int
+    item_id: int
+    quantity: int
+    name: str
+    note: str
+    seat: int | None
+    course: int
+    done_at: object
+    voided_at: object
+    mods: list[str] = field(default_factory=list)
+    allergen_names: list[str] = field(default_factory=list)
+    within: str = ""
+    stations: list = field(default_factory=list)  # expo: (station, done) per preparing station
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
+
+def _card_orders(order_ids) -> dict[int, CardOrder]:
+    orders = {}
+    for pk, number, order_type, source, customer, table, first_name, username in Order.objects.filter(
+        pk__in=set(order_ids)
+    ).values_list("pk", "number", "order_type", "source", "customer_name", "table__label", "server__first_name", "server__username"):
+        orders[pk] = CardOrder(number, printing.describe_where(table, source, order_type), first_name or username or "", customer)
+    return orders
+
+
 def _load_cards(stations: dict[int, Station], queryset) -> list[Ticket]:
     """Tickets (of these stations) with everything a card shows, in a few flat queries whatever the
     number of tickets and stations (cards are drawn for every change: this is the hot read).
-    Attaches `ticket.card_items`, and to each item `mods`, `allergen_names` and `within`."""
-    tickets = list(queryset.select_related("order__table", "order__server"))
+    Attaches `ticket.card_order` and `ticket.card_items` (CardItem)."""
+    tickets = list(queryset)
     if not tickets:
         return []
+    orders = _card_orders(t.order_id for t in tickets)
     for ticket in tickets:
         ticket.station = stations[ticket.station_id]
-    items = list(
-        TicketItem.objects.filter(ticket_id__in=[t.pk for t in tickets]).select_related("line").order_by("line__course", "line_id")
-    )
-    line_ids = [item.line_id for item in items]
-    mods: dict[int, list[str]] = defaultdict(list)
-    for line_id, kitchen_name, name in OrderLineModifier.objects.filter(line_id__in=line_ids).order_by("id").values_list(
-        "line_id", "kitchen_name", "name"
-    ):
-        mods[line_id].append(kitchen_name or name)
-    allergens: dict[int, list[str]] = defaultdict(list)
-    for item_id, name in (
-        Item.allergens.through.objects.filter(item_id__in={item.line.item_id for item in items})
-        .order_by("allergen__name")
-        .values_list("item_id", "allergen__name")
-    ):
-        allergens[item_id].append(name)
-    parent_ids = {item.line.parent_id for item in items if item.line.parent_id}
-    parents = {}
-    if parent_ids:
-        parents = {pk: kitchen_name or name for pk, kitchen_name, name in
-                   OrderLine.objects.filter(pk__in=parent_ids).values_list("pk", "kitchen_name", "name")}
-    by_ticket: dict[int, list[TicketItem]] = defaultdict(list)
+        ticket.card_order = orders[ticket.order_id]
+    items = _card_items([t.pk for t in tickets])
+    by_ticket: dict[int, list[CardItem]] = defaultdict(list)
     for item in items:
-        item.mods = mods.get(item.line_id, [])
-        item.allergen_names = allergens.get(item.line.item_id, [])
-        item.within = parents.get(item.line.parent_id, "")
         by_ticket[item.ticket_id].append(item)
     for ticket in tickets:
         ticket.card_items = by_ticket.get(ticket.pk, [])
@@ -74,27 +101,72 @@ def _load_cards(stations: dict[int, Station], queryset) -> list[Ticket]:
     return tickets
 
 
+def _card_items(ticket_ids: list[int]) -> list[CardItem]:
+    rows = list(
+        TicketItem.objects.filter(ticket_id__in=ticket_ids)
+        .order_by("line__course", "line_id")
+        .values_list(
+            "pk", "ticket_id", "line_id", "line__item_id", "quantity", "line__kitchen_name", "line__name",
+            "line__note", "line__seat", "line__course", "done_at", "voided_at", "line__parent_id",
+        )
+    )
+    line_ids = [row[2] for row in rows]
+    mods: dict[int, list[str]] = defaultdict(list)
+    for line_id, kitchen_name, name in OrderLineModifier.objects.filter(line_id__in=line_ids).order_by("id").values_list(
+        "line_id", "kitchen_name", "name"
+    ):
+        mods[line_id].append(kitchen_name or name)
+    allergens: dict[int, list[str]] = defaultdict(list)
+    for item_id, name in (
+        Item.allergens.through.objects.filter(item_id__in={row[3] for row in rows})
+        .order_by("allergen__name")
+        .values_list("item_id", "allergen__name")
+    ):
+        allergens[item_id].append(name)
+    parent_ids = {row[12] for row in rows if row[12]}
+    parents = {}
+    if parent_ids:
+        parents = {pk: kitchen_name or name for pk, kitchen_name, name in
+                   OrderLine.objects.filter(pk__in=parent_ids).values_list("pk", "kitchen_name", "name")}
+    return [
+        CardItem(
+            pk=pk, ticket_id=ticket_id, line_id=line_id, item_id=item_id, quantity=quantity,
+            name=kitchen_name or name, note=note, seat=seat, course=course, done_at=done_at, voided_at=voided_at,
+            mods=mods.get(line_id, []), allergen_names=allergens.get(item_id, []), within=parents.get(parent_id, ""),
+        )
+        for (pk, ticket_id, line_id, item_id, quantity, kitchen_name, name, note, seat, course, done_at, voided_at,
+             parent_id) in rows
+    ]
+
+
 def _decorate_expo(tickets: list[Ticket]) -> None:
     """Expo cards show, per item and per ticket, which stations have done their part."""
-    progress: dict[int, list[Ticket]] = defaultdict(list)
+    stations = _all_stations()
+    progress: dict[int, list[tuple[Station, str]]] = defaultdict(list)
+    done_tickets = set()
     prep = list(
-        Ticket.objects.filter(expo_ticket_id__in=[t.pk for t in tickets])
-        .select_related("station")
-        .order_by("station__position", "station__name")
+        Ticket.objects.filter(expo_ticket_id__in=[t.pk for t in tickets]).values_list("pk", "expo_ticket_id", "station_id", "status")
     )
-    by_id = {t.pk: t for t in prep}
-    for ticket in prep:
-        progress[ticket.expo_ticket_id].append(ticket)
+    station_of = {}
+    for pk, expo_id, station_id, status in prep:
+        progress[expo_id].append((stations[station_id], status))
+        station_of[pk] = stations[station_id]
+        if status == Ticket.Status.DONE:
+            done_tickets.add(pk)
     line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
-    for ticket_id, line_id, done_at in TicketItem.objects.filter(ticket_id__in=by_id).values_list(
+    for ticket_id, line_id, done_at in TicketItem.objects.filter(ticket_id__in=station_of).values_list(
         "ticket_id", "line_id", "done_at"
     ):
-        ticket = by_id[ticket_id]
-        line_stations[line_id].append((ticket.station, ticket.status == Ticket.Status.DONE or done_at is not None))
+        line_stations[line_id].append((station_of[ticket_id], ticket_id in done_tickets or done_at is not None))
+    order = {s.pk: (s.position, s.name) for s in stations.values()}
     for ticket in tickets:
-        ticket.prep_progress = progress.get(ticket.pk, [])
+        ticket.prep_progress = sorted(progress.get(ticket.pk, []), key=lambda ps: order[ps[0].pk])
         for item in ticket.card_items:
-            item.stations = line_stations.get(item.line_id, [])
+            item.stations = sorted(line_stations.get(item.line_id, []), key=lambda sd: order[sd[0].pk])
+
+
+def _all_stations() -> dict[int, Station]:
+    return {s.pk: s for s in Station.objects.all()}
 
 
 def _sorted(tickets) -> list[Ticket]:
@@ -111,11 +183,15 @@ def open_tickets(station: Station) -> list[Ticket]:
 
 def recently_bumped(station: Station) -> list[Ticket]:
     since = timezone.now() - RECALL_WINDOW
-    return list(
-        Ticket.objects.filter(station=station, status=Ticket.Status.DONE, bumped_at__gte=since)
-        .select_related("order__table")
-        .order_by("-bumped_at", "-id")[:RECALL_LIMIT]
+    tickets = list(
+        Ticket.objects.filter(station=station, status=Ticket.Status.DONE, bumped_at__gte=since).order_by("-bumped_at", "-id")[
+            :RECALL_LIMIT
+        ]
     )
+    orders = _card_orders(t.order_id for t in tickets)
+    for ticket in tickets:
+        ticket.card_order = orders[ticket.order_id]
+    return tickets
 
 
 @dataclass
@@ -233,10 +309,8 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
             replays[station_id] = station_events
 
     touched = {ticket_id for evs in replays.values() for _seq, ticket_id, _kind in evs if ticket_id is not None}
-    still_open = set(
-        Ticket.objects.filter(pk__in=touched).exclude(status=Ticket.Status.DONE).values_list("pk", flat=True)
-    ) if touched else set()
-    cards = {t.pk: t for t in _load_cards(stations, Ticket.objects.filter(pk__in=still_open))} if still_open else {}
+    still_open = Ticket.objects.filter(pk__in=touched).exclude(status=Ticket.Status.DONE)
+    cards = {t.pk: t for t in _load_cards(stations, still_open)} if touched else {}
     for station_id, station_events in replays.items():
         ids = {ticket_id for _seq, ticket_id, _kind in station_events if ticket_id is not None}
         upserts = _sorted(cards[i] for i in ids if i in cards)

@@ -4,7 +4,7 @@ WebSocket frames (screen.js keeps the timers running afterwards)."""
 from django import template
 from django.utils import timezone
 
-from kds import lifecycle, printing
+from kds import lifecycle
 
 register = template.Library()
 
@@ -25,18 +25,6 @@ def timer(ticket, station, now=None) -> dict:
         "text": f"{seconds // 60}:{seconds % 60:02d}",
         "colour": lifecycle.timer_colour(seconds, station.amber_after, station.red_after),
     }
-
-
-@register.filter
-def where(order) -> str:
-    return printing.where_label(order)
-
-
-@register.filter
-def server_name(order) -> str:
-    if not order.server_id:
-        return ""
-    return order.server.first_name or order.server.username
 
 
 @register.filter
