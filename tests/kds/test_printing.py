@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kds import printing, services
 from kds.models import PrintJob, Printer
@@ -95,6 +95,7 @@ def grill_job(stations, menu, printer, alice=None, table=None):
     return PrintJob.objects.get(printer=printer)
 
 
+@translation.override("en")
 def test_it_renders_a_kitchen_ticket_as_esc_pos():
     spec = printing.TicketSpec(
         station="Grill", order_number=12, where="Table 4", server="Alice", time="12:30", rush=True,
@@ -132,7 +133,7 @@ def test_it_retries_with_backoff_then_fails_over_to_the_backup_and_raises_an_ale
     assert step() is True
     job.refresh_from_db()
     printer.refresh_from_db()
-    assert job.status == "pending" and job.attempts == 1 and "refused" in job.last_error
+    assert job.status == "pending" and job.attempts == 1 and job.last_error.startswith(f"127.0.0.1:{printer.port}: ")
     assert job.next_attempt_at == clock["now"] + printing.retry_delay(1)
     assert printer.down_since == clock["now"]
     assert published == [("alerts", {"type": "kds.alert"})]
