@@ -464,3 +464,10 @@ def _error_detail(code: str) -> str:
         "held": _("This course is held: it has not been fired yet."),
         "invalid": _("This ticket cannot go to that state."),
     }.get(code, _("Refused."))
+
+
+def prune_events(*, before) -> int:
+    """Forget station events older than `before` (a screen further behind gets a full snapshot, see
+    lifecycle.plan_catch_up). Returns how many were deleted."""
+    deleted, _by_model = StationEvent.objects.filter(created_at__lt=before).delete()
+    return deleted

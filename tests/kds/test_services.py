@@ -268,3 +268,23 @@ def test_it_keeps_numbers_gapless_when_screens_bump_at_once(stations, menu):
     seqs = sorted(StationEvent.objects.filter(station=stations["grill"], seq__gt=start).values_list("seq", flat=True))
     assert seqs == list(range(start + 1, start + 9))
     assert Station.objects.get(slug="grill").last_seq == start + 8
+
+
+def test_it_prunes_old_events_and_a_screen_that_far_behind_gets_a_snapshot(stations, menu):
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from kds import selectors
+
+    order = make_order()
+    send(order, [add_line(order, menu["burger"])])
+    StationEvent.objects.update(created_at=timezone.now() - timedelta(days=3))
+    order = make_order()
+    send(order, [add_line(order, menu["burger"])])
+    call_command("kds_prune_events", "--days", "2", stdout=StringIO())
+    assert list(StationEvent.objects.filter(station=stations["grill"]).values_list("seq", flat=True)) == [2]
+    assert selectors.catch_up(stations["grill"], 0).mode == "snapshot"  # event 1 is gone
+    assert selectors.catch_up(stations["grill"], 1).mode == "replay"
