@@ -15,6 +15,7 @@ Errors: bad input re-renders the form with its errors (422, swapped back into th
 """
 
 import datetime as dt
+from dataclasses import dataclass, field
 from urllib.parse import quote
 from collections.abc import Callable
 from decimal import Decimal
@@ -33,6 +34,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, retarget, reswap, trigger_client_event
 
 from orders import access, idempotency, selectors, services
+from orders.selectors import Prepared
 from orders.access import device_required, staff_required
 from orders.forms import (
     posted_values,
@@ -129,10 +131,6 @@ def _modal(request: HttpRequest, template: str, context: dict, *, status: int = 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-
-
-def _open_order(order_id: int) -> Order:
-    return get_object_or_404(Order.objects.select_related("table", "server"), pk=order_id)
 
 
 def item_with_menu(item_id: int) -> Item:
@@ -292,24 +290,75 @@ def open_table(request, table_id: int):
 # --- The order screen ---------------------------------------------------------------------------------
 
 
+# The ticket pane is re-rendered on every tap: its reads are compiled once (selectors.Prepared).
+_ORDER = Prepared(lambda pk: Order.objects.filter(pk=pk), model=Order)
+_TICKET_ROWS = Prepared(
+    lambda order_id: OrderLine.objects.filter(order_id=order_id).order_by("course", "id").values_list(
+        "id", "parent_id", "name", "quantity", "unit_price", "total", "note", "seat", "course", "status", "sent_at",
+        "void_reason", "discount_percent", "discount_amount",
+    )
+)
+_TICKET_MODIFIERS = Prepared(
+    lambda order_id: OrderLineModifier.objects.filter(line__order_id=order_id).order_by("id").values_list("line_id", "name")
+)
+
+
+@dataclass
+class TicketLine:
+    """A line as the ticket pane, the bill and the slips print it (texts and links prepared)."""
+
+    pk: int
+    parent_id: int | None
+    name: str
+    quantity: int
+    unit_price: Decimal
+    total: Decimal
+    note: str
+    seat: int | None
+    course: int
+    status: str
+    sent_at: dt.datetime | None
+    void_reason: str
+    discount_percent: Decimal
+    discount_amount: Decimal
+    modifier_names: list[str] = field(default_factory=list)
+    component_texts: list[str] = field(default_factory=list)
+    detail: list[str] = field(default_factory=list)
+    status_label: str = ""
+    base_url: str = ""
+    can_remove: bool = False
+    can_void: bool = False
+    can_discount: bool = False
+
+    @property
+    def has_discount(self) -> bool:
+        return bool(self.discount_percent or self.discount_amount)
+
+
+def _order_or_404(order_id: int) -> Order:
+    found = _ORDER.instances(order_id)
+    if not found:
+        raise Http404
+    return found[0]
+
+
 def _ticket(order: Order, *, priced: bool = False) -> dict:
     """What the ticket pane shows: lines by course with what can be done to them, and the totals.
 
-    The pane is re-rendered on every tap, so this reads the order in three plain queries (lines,
-    their modifiers, payments) and prepares each line's texts and links (`line.detail`, `line.base_url`…)
-    for the template to print. Totals come from what services stored (`line.total`, `order.total`);
-    `priced=True` adds the full pricing (`totals`: VAT breakdown, order discount) for bills and slips."""
-    rows = list(order.lines.order_by("course", "id"))
+    Three compiled reads (lines, their modifiers, payments); each line's texts and links are prepared
+    here for the template to print. Totals come from what the services stored (`total` of lines and
+    order); `priced=True` adds the full pricing (`totals`: VAT breakdown, order discount) for bills."""
     modifier_names: dict[int, list[str]] = {}
-    for line_id, name in OrderLineModifier.objects.filter(line__order=order).order_by("id").values_list("line_id", "name"):
+    for line_id, name in _TICKET_MODIFIERS.rows(order.pk):
         modifier_names.setdefault(line_id, []).append(name)
-    components: dict[int, list[OrderLine]] = {}
-    lines = []
-    for row in rows:
-        if row.parent_id is None:
-            lines.append(row)
+    lines: list[TicketLine] = []
+    components: dict[int, list[TicketLine]] = {}
+    for row in _TICKET_ROWS.rows(order.pk):
+        line = TicketLine(*row)
+        if line.parent_id is None:
+            lines.append(line)
         else:
-            components.setdefault(row.parent_id, []).append(row)
+            components.setdefault(line.parent_id, []).append(line)
     paid = selectors.amount_paid(order)
     is_open = order.status == Order.Status.OPEN
     base = reverse("till:order", args=[order.pk])
@@ -327,17 +376,15 @@ def _ticket(order: Order, *, priced: bool = False) -> dict:
         if not voided:
             gross += line.unit_price * line.quantity
         line.modifier_names = modifier_names.get(line.pk, [])
-        line.component_texts = []
         for component in components.get(line.pk, []):
             names = ", ".join(modifier_names.get(component.pk, []))
             line.component_texts.append(component.name + (f" ({names})" if names else ""))
-        detail = [", ".join(line.modifier_names)] if line.modifier_names else []
-        detail += [f"↳ {text}" for text in line.component_texts]
+        if line.modifier_names:
+            line.detail.append(", ".join(line.modifier_names))
+        line.detail += [f"↳ {text}" for text in line.component_texts]
         if line.seat:
-            detail.append(_("Seat %(n)d") % {"n": line.seat})
-        line.detail = detail
+            line.detail.append(_("Seat %(n)d") % {"n": line.seat})
         line.status_label = status_labels[line.status]
-        line.has_discount = bool(line.discount_percent or line.discount_amount)
         line.can_remove = is_open and line.sent_at is None and not voided
         line.can_void = is_open and line.sent_at is not None and not voided
         line.can_discount = is_open and not voided
@@ -345,6 +392,7 @@ def _ticket(order: Order, *, priced: bool = False) -> dict:
     gross = gross.quantize(Decimal("0.01"))
     context = {
         "order": order,
+        "table_label": selectors.table_label(order),
         "order_url": base,
         "courses": [courses[n] for n in sorted(courses)],
         "gross": gross,
@@ -363,8 +411,7 @@ def _ticket(order: Order, *, priced: bool = False) -> dict:
 def _ticket_response(request, order: Order, *, close_modal: bool = False, message: str = "") -> HttpResponse:
     if not request.htmx:  # a plain form post (no JS): back to the order screen
         return redirect("till:order", order_id=order.pk)
-    order.refresh_from_db()
-    context = _ticket(order)
+    context = _ticket(_order_or_404(order.pk))
     context["close_modal"] = close_modal
     response = render(request, "orders/till/_ticket.html", context)
     if message:
@@ -393,7 +440,7 @@ def _order_screen_context(request, order: Order | None, *, order_type: str = Ord
 @require_GET
 @till_view
 def order_detail(request, order_id: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     if order.status == Order.Status.PAID:
         return redirect("till:receipt", order_id=order.pk)
     if order.merged_into_id:
@@ -462,7 +509,7 @@ def _picker_context(request, item: Item, *, order: Order | None, form: LineForm 
 @till_view
 def item_picker(request, order_id: int, item_id: int):
     """The modifier / set-menu modal. Changing a set-menu choice re-renders it (that choice's modifiers)."""
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     item = item_with_menu(item_id)
     return _modal(request, "orders/till/_picker.html", _picker_context(request, item, order=order))
 
@@ -498,7 +545,7 @@ def _line_error(request, order: Order | None, message: str | None = None, *, for
 @till_view
 def add_line(request, order_id: int):
     """One tap on an item (or the picker's "Add"): the service checks it against the menu and adds it."""
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     form = LineForm(request.POST)
     if not form.is_valid():
         return _line_error(request, order, form=form)
@@ -542,7 +589,7 @@ def _line_of(order: Order, line_id: int) -> OrderLine:
 @require_POST
 @till_view
 def remove_line(request, order_id: int, line_id: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     line = OrderLine.objects.filter(pk=line_id, order=order).first()
     try:
         if line is not None:
@@ -556,7 +603,7 @@ def remove_line(request, order_id: int, line_id: int):
 @require_http_methods(["GET", "POST"])
 @till_view
 def void_line(request, order_id: int, line_id: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     line = _line_of(order, line_id)
     if request.method == "GET":
         return _modal(request, "orders/till/_void.html", {"order": order, "line": line, "form": VoidForm()})
@@ -578,7 +625,7 @@ def void_line(request, order_id: int, line_id: int):
 @require_POST
 @till_view
 def send(request, order_id: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     try:
         body = _once(request, "till-send", {"order": order.pk}, lambda: {"sent": len(services.send_order(order=order))})
     except OrderError as error:
@@ -590,7 +637,7 @@ def send(request, order_id: int):
 @require_POST
 @till_view
 def hold_course(request, order_id: int, course: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     try:
         _once(request, "till-hold", {"order": order.pk, "course": course},
               lambda: {"held": services.hold_course(order=order, course=course)})
@@ -602,7 +649,7 @@ def hold_course(request, order_id: int, course: int):
 @require_POST
 @till_view
 def fire_course(request, order_id: int, course: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     try:
         _once(request, "till-fire", {"order": order.pk, "course": course},
               lambda: {"fired": len(services.fire_course(order=order, course=course))})
@@ -615,7 +662,7 @@ def fire_course(request, order_id: int, course: int):
 @till_view
 def transfer(request, order_id: int):
     """Move the order to a free table (also: seat a take-away order at a table)."""
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     occupied = Order.objects.filter(status=Order.Status.OPEN, table__isnull=False).values_list("table_id", flat=True)
     free_tables = Table.objects.exclude(pk__in=list(occupied))
     if request.method == "GET":
@@ -636,7 +683,7 @@ def transfer(request, order_id: int):
 @till_view
 def merge(request, order_id: int):
     """Join this order into another open order (two tables pushed together). This one closes."""
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     others = Order.objects.filter(status=Order.Status.OPEN).exclude(pk=order.pk).select_related("table").order_by("number")
     if request.method == "GET":
         return _modal(request, "orders/till/_merge.html", {"order": order, "others": others})
@@ -656,7 +703,7 @@ def merge(request, order_id: int):
 @till_view
 def discount(request, order_id: int):
     """A discount on the order or on one line (?line=id). Above the threshold, a manager's PIN."""
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     line_id = request.GET.get("line") or request.POST.get("line")
     line = _line_of(order, int(line_id)) if line_id and str(line_id).isdigit() else None
     context = {"order": order, "line": line, "threshold": settings.KDS_DISCOUNT_MANAGER_THRESHOLD}
@@ -700,7 +747,7 @@ def discount(request, order_id: int):
 @till_view
 def pre_bill(request, order_id: int):
     """Count and seal a pre-bill, then show it (printable, marked provisional)."""
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     try:
         _once(request, "till-prebill", {"order": order.pk},
               lambda: {"order": services.print_pre_bill(order=order, operator=request.user, device=request.device)[0].pk})
@@ -712,7 +759,7 @@ def pre_bill(request, order_id: int):
 @require_GET
 @till_view
 def pre_bill_page(request, order_id: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     context = _ticket(order, priced=True)
     context["now"] = timezone.now()
     return _page(request, "orders/till/pre_bill.html", context)
@@ -761,7 +808,7 @@ def _bill_context(request, order: Order, *, form: PaymentForm | None = None, par
 @require_GET
 @till_view
 def bill(request, order_id: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     if order.status == Order.Status.PAID:
         return redirect("till:receipt", order_id=order.pk)
     return _page(request, "orders/till/bill.html", _bill_context(request, order))
@@ -771,7 +818,7 @@ def bill(request, order_id: int):
 @till_view
 def pay(request, order_id: int):
     """Take one payment (cash, card, voucher, account; several make a mix). Settled → the receipt."""
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     form = PaymentForm(request.POST)
     if not form.is_valid():
         return _page(request, "orders/till/bill.html", _bill_context(request, order, form=form), status=422)
@@ -823,7 +870,7 @@ def _template_exists(name: str) -> bool:
 @require_GET
 @till_view
 def receipt(request, order_id: int):
-    order = _open_order(order_id)
+    order = _order_or_404(order_id)
     if order.status != Order.Status.PAID:
         return redirect("till:bill", order_id=order.pk)
     context = _ticket(order, priced=True)
@@ -833,6 +880,7 @@ def receipt(request, order_id: int):
         change=sum((p.change for p in payments), Decimal("0.00")),
         tips=sum((p.tip for p in payments), Decimal("0.00")),
         record=_receipt_record(order),
+        server_name=str(order.server) if order.server_id else "",
         seal_template=SEAL_TEMPLATE if _template_exists(SEAL_TEMPLATE) else None,
     )
     return _page(request, "orders/till/receipt.html", context)
