@@ -76,12 +76,12 @@ def load_demo_kitchen() -> None:
         if kind != Station.Kind.PREP:
             continue
         Printer.objects.get_or_create(
-            name=f"Imprimante {name}",
+            name=name,
             defaults={"host": "127.0.0.1", "port": PRINTER_BASE_PORT + offset, "station": stations[slug], "enabled": False},
         )
     for device in Device.objects.filter(name__in=SCREENS, role=Device.Role.KDS):
         Screen.objects.get_or_create(device=device, defaults={"station": stations[SCREENS[device.name]]})
 
-    bar_printer = Printer.objects.filter(name="Imprimante Bar").first()
+    bar_printer = Printer.objects.filter(name="Bar").first()
     if bar_printer is not None:
         Printer.objects.filter(station__slug="pastry", backup__isnull=True).update(backup=bar_printer)

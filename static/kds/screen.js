@@ -268,13 +268,22 @@
     return 0;
   }
 
-  function perPage(list) {
-    var container = document.getElementById("tickets");
-    if (!container || !list.length) return 1;
-    var width = container.clientWidth, height = container.clientHeight;
-    var columns = Math.max(1, Math.floor(width / 270));
-    var rows = Math.max(1, Math.floor(height / 330));
-    return columns * rows;
+  // Pages follow the layout: a page holds the cards that fit on the screen, whatever their height.
+  // Laying out page N needs pages 0…N-1, so they are measured in turn (a few cards, a few pages).
+  function pageStarts(sorted, container) {
+    var starts = [0];
+    var limit = container.getBoundingClientRect().bottom;
+    while (starts.length < 50) {
+      var start = starts[starts.length - 1];
+      sorted.forEach(function (card, i) { card.hidden = i < start; });
+      var next = -1;
+      for (var i = start + 1; i < sorted.length; i++) {
+        if (sorted[i].getBoundingClientRect().bottom > limit + 1) { next = i; break; }
+      }
+      if (next < 0) break;
+      starts.push(next);
+    }
+    return starts;
   }
 
   function arrange() {
@@ -290,21 +299,21 @@
     if (!same) sorted.forEach(function (card) { container.appendChild(card); });
     var empty = container.querySelector(".tickets-empty");
     if (empty) { empty.hidden = sorted.length > 0; container.appendChild(empty); }
-    var size = perPage(sorted);
-    var pages = Math.max(1, Math.ceil(sorted.length / size));
-    page = Math.min(page, pages - 1);
+    var starts = pageStarts(sorted, container);
+    page = Math.max(0, Math.min(page, starts.length - 1));
+    var from = starts[page], to = page + 1 < starts.length ? starts[page + 1] : sorted.length;
     sorted.forEach(function (card, i) {
-      card.hidden = Math.floor(i / size) !== page;
-      card.dataset.position = (i % size) + 1;
+      card.hidden = i < from || i >= to;
+      card.dataset.position = i >= from && i < to ? String(i - from + 1) : "";
     });
     var pageEl = document.getElementById("kds-page");
     if (pageEl) {
-      var more = sorted.length - (page + 1) * size;
-      pageEl.textContent = pages > 1
-        ? pageEl.dataset.label + " " + (page + 1) + "/" + pages + (more > 0 ? " · +" + more + " " + pageEl.dataset.more : "")
+      var more = sorted.length - to;
+      pageEl.textContent = starts.length > 1
+        ? pageEl.dataset.label + " " + (page + 1) + "/" + starts.length + (more > 0 ? " · +" + more + " " + pageEl.dataset.more : "")
         : "";
     }
-    var visible = sorted.filter(function (card) { return !card.hidden; });
+    var visible = sorted.slice(from, to);
     if (!visible.some(function (card) { return card.dataset.ticket === selected; })) {
       selected = visible.length ? visible[0].dataset.ticket : null;
     }
