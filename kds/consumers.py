@@ -29,6 +29,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.conf import settings
 from django.db import connection
 
@@ -240,7 +241,7 @@ def perform(board: Board, message: dict) -> dict:
     action = message.get("action")
     station = board.station
     if board.kind == "ready":
-        raise services.KitchenError("read_only", "The ready board cannot change tickets.")
+        raise services.KitchenError("read_only", _("The ready board cannot change tickets."))
     if action == "bump":
         ticket = services.set_ticket_status(station=station, ticket_id=message.get("ticket"), to=str(message.get("to", "")))
         return {"type": "ack", "action": action, "ticket": ticket.pk, "status": ticket.status}
@@ -253,10 +254,10 @@ def perform(board: Board, message: dict) -> dict:
     if action == "item":
         to = str(message.get("to", ""))
         if to not in ("done", "new"):
-            raise services.KitchenError("invalid", "An item goes to \"done\" or \"new\".")
+            raise services.KitchenError("invalid", _("An item goes to “done” or “new”."))
         item = services.set_item_done(station=station, item_id=message.get("item"), done=to == "done")
         return {"type": "ack", "action": action, "item": item.pk, "done": item.is_done}
-    raise services.KitchenError("unknown_action", "Unknown action.")
+    raise services.KitchenError("unknown_action", _("Unknown action."))
 
 
 # --- The consumer -------------------------------------------------------------------------------------
@@ -288,6 +289,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         # Join before reading: a doorbell that rings while the snapshot is read waits in our channel.
         await self.join_groups()
         await self.catch_up(self.since_from_query())
+        self.alerts_fingerprint = await database_sync_to_async(selectors.alerts_fingerprint)()
 
     async def disconnect(self, code):
         if getattr(self, "board", None) is not None:
@@ -352,7 +354,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         if self.board is None:
             return
         if bytes_data is not None:
-            await self.send_error("binary", "Text frames only.")
+            await self.send_error("binary", _("Text frames only."))
             return
         if len(text_data) > MAX_FRAME:
             await self.close(code=1009)
@@ -360,10 +362,10 @@ class StationConsumer(AsyncWebsocketConsumer):
         try:
             message = json.loads(text_data)
         except ValueError:
-            await self.send_error("bad_json", "Frames are JSON objects.")
+            await self.send_error("bad_json", _("Frames are JSON objects."))
             return
         if not isinstance(message, dict):
-            await self.send_error("bad_json", "Frames are JSON objects.")
+            await self.send_error("bad_json", _("Frames are JSON objects."))
             return
         try:
             await self.handle(message)
@@ -372,7 +374,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         except Exception:
             # One bad message must never take a kitchen screen down.
             logger.exception("kds consumer: message %r failed", message.get("action"))
-            await self.send_error("server_error", "The server could not do that.", message)
+            await self.send_error("server_error", _("The server could not do that."), message)
 
     async def handle(self, message: dict) -> None:
         action = message.get("action")
@@ -393,10 +395,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         seq, fingerprint = await database_sync_to_async(_heartbeat_state)(self.board)
         if seq != self.seq:
             await self.catch_up(self.seq)
-        if fingerprint != getattr(self, "alerts_fingerprint", None):
-            if hasattr(self, "alerts_fingerprint"):
-                await self.kds_alert({})
+        if fingerprint != self.alerts_fingerprint:
             self.alerts_fingerprint = fingerprint
+            await self.kds_alert({})
         await self.send(text_data=json.dumps({"type": "pong", "seq": self.seq}))
 
     async def send_error(self, code: str, detail: str, message: dict | None = None) -> None:

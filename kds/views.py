@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -107,7 +108,7 @@ def item_status(request, slug, item_id):
     to = request.POST.get("to", "")
     try:
         if to not in ("done", "new"):
-            raise services.KitchenError("invalid", "done / new")
+            raise services.KitchenError("invalid", _("An item goes to “done” or “new”."))
         services.set_item_done(station=station, item_id=item_id, done=to == "done")
     except services.KitchenError as exc:
         return _done(request, slug, exc)

@@ -366,3 +366,15 @@ async def test_it_reads_the_frames_of_every_station_an_order_rings_in_one_pass(s
     assert len(passes) == 1 and passes[0] == ["bar", "expo", "fry", "grill"]
     for ws in screens.values():
         await ws.disconnect()
+
+
+async def test_it_redraws_the_alert_banner_on_ping_when_a_printer_went_down_unannounced(stations, kds_screen):
+    """A printer marked down by another process (no shared channel layer): the heartbeat notices."""
+    ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
+    await Printer.objects.acreate(name="Grill", host="127.0.0.1", port=9, station=stations["grill"], down_since=timezone.now())
+    await ws.send_to(text_data='{"action": "ping"}')
+    assert 'id="kds-alerts"' in await ws.receive_from(timeout=5)
+    assert json.loads(await ws.receive_from(timeout=5))["type"] == "pong"
+    await ws.send_to(text_data='{"action": "ping"}')
+    assert json.loads(await ws.receive_from(timeout=5))["type"] == "pong"  # unchanged: not redrawn
+    await ws.disconnect()
