@@ -5,13 +5,13 @@ orders.services calls the first three inside its order transaction) and follows 
 
 1. change the tickets, compare-and-set where two screens may race
    (`filter(id=..., status=old).update(...)`; 0 rows = someone else got there first);
-2. record what changed as StationEvents, numbered per station (`_record`);
+2. record what changed as StationEvents, numbered per station (`_number`, `_store`);
 3. ring the stations' groups after commit (kds.events.publish_on_commit). A rolled-back order never
    shows a ticket; a screen that missed the doorbell catches up from the events.
 
-Locking contract: `_record` takes the stations' counter rows (UPDATE … last_seq) in ascending id order
-and holds them until commit, so writers to one station queue there and its numbers are gapless and
-committed in order.
+Locking contract: `_number` takes the stations' counter rows (UPDATE … last_seq, in ascending id
+order) and the transaction holds them until commit, so writers to one station queue there and its
+numbers are gapless and committed in order: a screen that has seen N never misses N-1.
 """
 
 import logging
