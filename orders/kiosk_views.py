@@ -166,7 +166,7 @@ def _picker_context(request, item: Item, form: LineForm | None = None) -> dict:
         slots.append({"slot": slot, "chosen": chosen, "prefix": prefix,
                       "modifiers": [int(v) for v in posted_values(data, prefix) if v.isdigit()]})
     return {
-        "item": item, "form": form, "slots": slots, "picker_url": request.path,
+        "item": item, "form": form, "slots": slots, "picker_url": reverse("kiosk:item", args=[item.pk]),
         "chosen_modifiers": [int(v) for v in posted_values(data, "modifier") if v.isdigit()],
         "quantity": data.get("quantity") or 1, "note": data.get("note", ""),
     }

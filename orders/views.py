@@ -15,10 +15,10 @@ Errors: bad input re-renders the form with its errors (422, swapped back into th
 """
 
 import datetime as dt
-from dataclasses import dataclass, field
-from urllib.parse import quote
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -34,10 +34,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, retarget, reswap, trigger_client_event
 
 from orders import access, idempotency, selectors, services
-from orders.selectors import Prepared
 from orders.access import device_required, staff_required
 from orders.forms import (
-    posted_values,
     CoversForm,
     DiscountForm,
     LineForm,
@@ -47,10 +45,12 @@ from orders.forms import (
     TableForm,
     TransferForm,
     VoidForm,
+    posted_values,
 )
 from orders.models import (
     CustomerAccount, Device, Item, ModifierGroup, Order, OrderLine, OrderLineModifier, Payment, SetMenuSlot, Table, User,
 )
+from orders.selectors import Prepared
 from orders.services import OrderError
 
 PAID_SHOWN_FOR = dt.timedelta(minutes=10)  # a table just paid stays green this long, then shows free
@@ -182,7 +182,7 @@ def floor(request):
 @require_GET
 @till_view
 def orders_list(request):
-    """Open orders, take-away and counter ones first (they have no table to tap on the floor)."""
+    """Open orders (take-away, counter and kiosk ones have no table to tap on the floor), then the last closed."""
     open_orders = Order.objects.filter(status=Order.Status.OPEN).select_related("table", "server").order_by("number")
     recent = Order.objects.exclude(status=Order.Status.OPEN).select_related("table").order_by("-closed_at")[:20]
     return _page(request, "orders/till/orders.html", {"open_orders": open_orders, "recent": recent})
@@ -482,16 +482,18 @@ def _picker_context(request, item: Item, *, order: Order | None, form: LineForm 
         slots.append({"slot": slot, "chosen": choice, "prefix": prefix, "modifiers": _int_list(posted_values(data, prefix))})
     if order is not None:
         action = reverse("till:add_line", args=[order.pk])
+        picker_url = reverse("till:item_picker", args=[order.pk, item.pk])
         seats = range(1, order.covers + 1) if order.covers else ()
     else:
         action = reverse("till:new_order_line")
+        picker_url = reverse("till:new_order_picker", args=[item.pk])
         seats = ()
     return {
         "item": item,
         "order": order,
         "form": form,
         "action": action,
-        "picker_url": request.path,
+        "picker_url": picker_url,
         "slots": slots,
         "chosen_modifiers": _int_list(posted_values(data, "modifier")),
         "quantity": data.get("quantity") or 1,

@@ -96,6 +96,7 @@ def test_it_keeps_the_picker_open_when_a_slot_is_missing(take_away, menu):
     assert response.status_code == 422
     assert response["HX-Retarget"] == "#modal"
     assert "Boisson" in response.content.decode()
+    assert f'hx-get="{reverse("kiosk:item", args=[menu.formule.pk])}"' in response.content.decode()
 
 
 def test_it_explains_the_cooking_error_in_english(take_away, menu):

@@ -294,6 +294,13 @@ def test_it_adds_a_set_menu_with_its_choices(till_client, menu, open_order):
     assert "Saignant" in response.content.decode()
 
 
+def test_it_keeps_the_set_menu_picker_working_after_an_error(till_client, menu, open_order):
+    response = add(till_client, open_order, menu.formule, from_picker=1, **{f"slot_{menu.formule_main.pk}": menu.burger.pk})
+    assert response.status_code == 422
+    # Changing a choice in the re-rendered dialog asks the picker again, not the add URL.
+    assert f'hx-get="{reverse("till:item_picker", args=[open_order.pk, menu.formule.pk])}"' in response.content.decode()
+
+
 def test_it_re_renders_the_picker_with_the_chosen_dishs_options(till_client, menu, open_order):
     url = reverse("till:item_picker", args=[open_order.pk, menu.formule.pk])
     html = htmx_get(till_client, url, {f"slot_{menu.formule_main.pk}": menu.burger.pk}).content.decode()
