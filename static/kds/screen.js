@@ -396,6 +396,9 @@
   board.addEventListener("click", function (e) {
     var card = e.target.closest && e.target.closest(".ticket");
     if (card) select(card);
+    // A touched button keeps the focus, and Enter/Space would then press it as well as bump.
+    var button = e.target.closest && e.target.closest("button");
+    if (button) button.blur();
   });
 
   // --- Sound, wake lock, full screen ---------------------------------------------------------------
