@@ -10,7 +10,7 @@ from kds.routing import websocket_urlpatterns
 from orders import services
 from orders.access import device_cookie_value
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.channels]
 
 application = URLRouter(websocket_urlpatterns)
 
