@@ -17,7 +17,7 @@ What it does, on loopback only, in a fresh temporary data dir (SQLite):
    (the whole path, order pricing and transaction included);
 6. the floor: a bare Channels app (one consumer group_sends to S listening sockets, same channel
    layer, same rate) measured the same way, in its own daphne; the ratio is ours / floor at p99.
-With --sweep it also raises the rate (50, 100, 150… orders/s) until p99 passes 100 ms or the
+With --sweep it also raises the rate (30, 40, 50, 75, 100… orders/s) until p99 passes 100 ms or the
 server no longer keeps up, and reports the last rate that held.
 
 Targets (issue 4, this 2-core machine): p99 < 50 ms at 20 orders/s with 16 screens; >= 100 orders/s
