@@ -147,6 +147,21 @@ def test_it_lets_only_managers_edit_the_floor(till_client, menu):
     assert not Table.objects.filter(label="9").exists()
 
 
+def test_it_names_the_refusal_in_a_header_htmx_does_not_swap(till_client, menu):
+    from urllib.parse import unquote
+
+    response = htmx_post(till_client, reverse("till:table_add"), {"label": "9", "area": "Salle"})
+    assert response.status_code == 403
+    assert "manager" in unquote(response["X-Brigade-Message"])
+
+
+def test_it_works_without_javascript_too(till_client, menu, open_order):
+    """A plain form post (no htmx, no idempotency key) adds the line and goes back to the order."""
+    response = till_client.post(order_url("add_line", open_order), {"item": menu.dessert.pk})
+    assert response.status_code == 302 and response["Location"] == order_url("order", open_order)
+    assert OrderLine.objects.filter(order=open_order).count() == 1
+
+
 @pytest.fixture
 def manager_client(client, till, manager):
     client.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(till)
