@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import escape
 
 from orders import services
 from orders.access import device_cookie_value
@@ -258,7 +259,9 @@ def test_it_keeps_the_picker_open_with_an_error_when_the_cooking_is_missing(till
     assert response.status_code == 422
     assert response["HX-Retarget"] == "#modal"
     html = response.content.decode()
-    assert 'role="alert"' in html and "« Cuisson » : choisissez exactement 1." in html  # French by default
+    with translation.override("fr"):  # French by default, escaped as the page prints it
+        expected = escape(translation.gettext("“%(group)s”: choose exactly %(n)d.") % {"group": "Cuisson", "n": 1})
+    assert 'role="alert"' in html and expected in html and "choisissez" in expected
     assert 'value="bien cuit svp"' in html  # what was typed stays
     assert not OrderLine.objects.exists()
 
