@@ -85,7 +85,7 @@ class Prepared:
         return compiled
 
     def rows(self, *args) -> list:
-        """The rows (lists, in the queryset's column order). A list argument that is empty gives []."""
+        """The rows (tuples, in the queryset's column order). A list argument that is empty gives []."""
         args = [list(dict.fromkeys(a)) if isinstance(a, (list, tuple, set, frozenset)) else a for a in args]
         if any(isinstance(a, list) and not a for a in args):
             return []
@@ -108,7 +108,7 @@ class Prepared:
                 for convert in convs:
                     value = convert(value, expression, connection)
                 row[pos] = value
-            converted.append(row)
+            converted.append(tuple(row))
         return converted
 
     def instances(self, *args) -> list:
@@ -232,29 +232,62 @@ _PRICING_ROWS = Prepared(
     .exclude(status=OrderLine.Status.VOIDED)
     .order_by("course", "id")
     .values_list(
-        "id", "parent_id", "unit_price", "quantity", "vat_rate", "discount_percent", "discount_amount", "standalone_price", "total"
+        "id", "parent_id", "unit_price", "quantity", "vat_rate", "discount_percent", "discount_amount", "standalone_price",
+        "total", "course", "status",
     )
 )
+
+
+@dataclass
+class StoredPricing:
+    """What pricing needs of an order's billable lines, from one query: top-level lines as pricing
+    inputs with their (course, id) bill position, the line totals stored now, and the held courses.
+    Services add the lines they have just written (`add`) instead of reading them back."""
+
+    lines: list[tuple[tuple[int, int], pricing.LineInput]] = field(default_factory=list)
+    stored: dict[int, Decimal] = field(default_factory=dict)
+    held_courses: set[int] = field(default_factory=set)
+
+    def add(self, line: OrderLine, components: Sequence[OrderLine] = ()) -> None:
+        """A line just written (no discount yet), with its set-menu components."""
+        self.lines.append(((line.course, line.pk), pricing.LineInput(
+            key=line.pk, unit_price=line.unit_price, quantity=line.quantity, vat_rate=line.vat_rate,
+            discount_percent=line.discount_percent, discount_amount=line.discount_amount,
+            components=tuple(pricing.Component(key=c.pk, standalone_price=c.standalone_price, vat_rate=c.vat_rate) for c in components),
+        )))
+        self.stored[line.pk] = line.total
+
+    def inputs(self) -> list[pricing.LineInput]:
+        """In bill order (course, id): the order discount's odd cents depend on it."""
+        return [line for _position, line in sorted(self.lines, key=lambda entry: entry[0])]
+
+
+def stored_pricing(order: Order) -> StoredPricing:
+    found = StoredPricing()
+    parents, components = [], defaultdict(list)
+    for pk, parent_id, unit_price, quantity, vat_rate, percent, amount, standalone, total, course, status in _PRICING_ROWS.rows(order.pk):
+        if status == OrderLine.Status.HELD:
+            found.held_courses.add(course)
+        if parent_id is None:
+            parents.append((pk, course, unit_price, quantity, vat_rate, percent, amount))
+            found.stored[pk] = total
+        else:
+            components[parent_id].append((pk, standalone, vat_rate))
+    found.lines = [
+        ((course, pk), pricing.LineInput(
+            key=pk, unit_price=unit_price, quantity=quantity, vat_rate=vat_rate, discount_percent=percent, discount_amount=amount,
+            components=tuple(pricing.Component(key=c, standalone_price=p, vat_rate=r) for c, p, r in sorted(components[pk])),
+        ))
+        for pk, course, unit_price, quantity, vat_rate, percent, amount in parents
+    ]
+    return found
 
 
 def pricing_inputs(order: Order) -> tuple[list[pricing.LineInput], dict[int, Decimal]]:
     """The billable lines of `order` as pricing inputs in bill order (course, id), and the line totals
     stored now (by line id), from one query."""
-    parents, components, stored = [], defaultdict(list), {}
-    for pk, parent_id, unit_price, quantity, vat_rate, percent, amount, standalone, total in _PRICING_ROWS.rows(order.pk):
-        if parent_id is None:
-            parents.append((pk, unit_price, quantity, vat_rate, percent, amount))
-            stored[pk] = total
-        else:
-            components[parent_id].append((pk, standalone, vat_rate))
-    inputs = [
-        pricing.LineInput(
-            key=pk, unit_price=unit_price, quantity=quantity, vat_rate=vat_rate, discount_percent=percent, discount_amount=amount,
-            components=tuple(pricing.Component(key=c, standalone_price=p, vat_rate=r) for c, p, r in sorted(components[pk])),
-        )
-        for pk, unit_price, quantity, vat_rate, percent, amount in parents
-    ]
-    return inputs, stored
+    found = stored_pricing(order)
+    return found.inputs(), found.stored
 
 
 @dataclass
@@ -318,7 +351,7 @@ _PAYMENTS = Prepared(
 
 def payments_of(order: Order) -> list[tuple[str, Decimal, Decimal]]:
     """(method, amount applied to the bill, tip) of each payment taken on `order`, oldest first."""
-    return [tuple(row) for row in _PAYMENTS.rows(order.pk)]
+    return _PAYMENTS.rows(order.pk)
 
 
 def amount_paid(order: Order, payments: Sequence[tuple[str, Decimal, Decimal]] | None = None) -> Decimal:

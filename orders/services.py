@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -355,13 +355,39 @@ def _locked(order: Order, *, open_only: bool = True) -> Order:
 def _next_number(day) -> int:
     """The next order number of `day`. The UPDATE holds the counter row's lock until commit, so
     concurrent orders queue here for a moment instead of computing the same "max + 1"."""
-    if not DailyCounter.objects.filter(business_day=day).update(last_number=F("last_number") + 1):
+    number = _count_up(day)
+    if number is None:
         try:
             with transaction.atomic():
-                DailyCounter.objects.create(business_day=day, last_number=1)
+                insert_row(DailyCounter(business_day=day, last_number=1))
                 return 1
         except IntegrityError:  # a concurrent first order of the day created it
-            DailyCounter.objects.filter(business_day=day).update(last_number=F("last_number") + 1)
+            number = _count_up(day)
+    return number
+
+
+_COUNT_UP: dict[str, tuple[str, bool]] = {}
+
+
+def _count_up(day) -> int | None:
+    """last_number + 1 on `day`'s counter and the new number, in one statement where the database
+    answers UPDATE … RETURNING (PostgreSQL, SQLite ≥ 3.35, as for INSERT … RETURNING); None when the
+    day has no counter yet."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor not in _COUNT_UP:
+        meta, qn = DailyCounter._meta, connection.ops.quote_name
+        table, number, day_column = qn(meta.db_table), qn(meta.get_field("last_number").column), qn(meta.get_field("business_day").column)
+        returning = connection.features.can_return_columns_from_insert
+        sql = f"UPDATE {table} SET {number} = {number} + 1 WHERE {day_column} = %s" + (f" RETURNING {number}" if returning else "")
+        _COUNT_UP[connection.vendor] = (sql, returning)
+    sql, returning = _COUNT_UP[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [DailyCounter._meta.get_field("business_day").get_db_prep_value(day, connection)])
+        if returning:
+            row = cursor.fetchone()
+            return row[0] if row else None
+        if not cursor.rowcount:
+            return None
     return DailyCounter.objects.get(business_day=day).last_number
 
 
@@ -413,23 +439,14 @@ def _give_back_stock(lines: Sequence[OrderLine]) -> None:
             _publish_item(item_id)
 
 
-_HELD_COURSES = Prepared(
-    lambda order_id: OrderLine.objects.filter(order_id=order_id, status=OrderLine.Status.HELD).values_list("course")
-)
-
-
-def _held_courses(order: Order) -> set[int]:
-    return {course for (course,) in _HELD_COURSES.rows(order.pk)}
-
-
-def _create_lines(order: Order, resolved: Sequence[_Resolved]) -> list[OrderLine]:
-    """Write the lines (and set-menu components) as PENDING, or HELD when their course is held. A new
-    line's total is its gross (no discount yet), so repricing has nothing to rewrite on it."""
-    held = _held_courses(order)
+def _create_lines(order: Order, resolved: Sequence[_Resolved], stored: selectors.StoredPricing) -> list[OrderLine]:
+    """Write the lines (and set-menu components) as PENDING, or HELD when their course is held, and
+    add them to `stored` (the order's lines as read before: `_reprice` then has nothing to read back).
+    A new line's total is its gross (no discount yet)."""
     created = []
     for line in resolved:
         spec = line.spec
-        status = OrderLine.Status.HELD if spec.hold or spec.course in held else OrderLine.Status.PENDING
+        status = OrderLine.Status.HELD if spec.hold or spec.course in stored.held_courses else OrderLine.Status.PENDING
         row = insert_row(OrderLine(
             order=order, item=line.item, name=line.item.name, kitchen_name=line.item.kitchen_name or line.item.name[:32],
             quantity=spec.quantity, unit_price=line.unit_price, vat_rate=line.vat_rate, note=spec.note.strip(),
@@ -438,6 +455,7 @@ def _create_lines(order: Order, resolved: Sequence[_Resolved]) -> list[OrderLine
         ))
         _create_modifiers(row, line.modifiers)
         created.append(row)
+        components = []
         for component in line.components:
             child = insert_row(OrderLine(
                 order=order, item=component.item, parent=row, name=component.item.name,
@@ -446,7 +464,9 @@ def _create_lines(order: Order, resolved: Sequence[_Resolved]) -> list[OrderLine
                 seat=spec.seat, course=spec.course, status=status,
             ))
             _create_modifiers(child, component.modifiers)
-            created.append(child)
+            components.append(child)
+        created.extend(components)
+        stored.add(row, components)
     return created
 
 
@@ -457,13 +477,14 @@ def _create_modifiers(line: OrderLine, modifiers: Sequence[Modifier]) -> None:
         ))
 
 
-def _reprice(order: Order) -> pricing.Totals:
-    """Recompute line totals and the order total from what is stored. Refuses a change that would leave
-    the order owing less than it was already paid. Call while holding the order's row lock."""
-    inputs, stored = selectors.pricing_inputs(order)
-    totals = pricing.price_order(inputs, discount_percent=order.discount_percent, discount_amount=order.discount_amount)
+def _reprice(order: Order, stored: selectors.StoredPricing | None = None) -> pricing.Totals:
+    """Recompute line totals and the order total from what is stored (`stored`: the lines as already
+    read, with those written since). Refuses a change that would leave the order owing less than it
+    was already paid. Call while holding the order's row lock."""
+    stored = selectors.stored_pricing(order) if stored is None else stored
+    totals = pricing.price_order(stored.inputs(), discount_percent=order.discount_percent, discount_amount=order.discount_amount)
     for priced in totals.lines:
-        if stored[priced.key] != priced.total:
+        if stored.stored[priced.key] != priced.total:
             update_row(OrderLine, priced.key, {"total": priced.total})
     # Only a lower total can fall under what was paid (the stored total never did).
     if totals.total < order.total and totals.total < selectors.amount_paid(order):
@@ -475,14 +496,21 @@ def _reprice(order: Order) -> pricing.Totals:
 
 
 def _send(order: Order, lines: Sequence[OrderLine]) -> list[OrderLine]:
-    """Hand `lines` to the kitchen: PENDING → SENT, HELD stay HELD (the kitchen shows them as held)."""
+    """Hand `lines` to the kitchen: PENDING → SENT, HELD stay HELD (the kitchen shows them as held).
+    `lines` are unsent lines of `order` read or written under its row lock, so the same change is
+    made on them in memory rather than read back (kds reads its own fresh copy)."""
     if not lines:
         return []
     now = timezone.now()
     ids = [line.pk for line in lines]
     OrderLine.objects.filter(pk__in=ids, status=OrderLine.Status.PENDING).update(status=OrderLine.Status.SENT, sent_at=now)
     OrderLine.objects.filter(pk__in=ids, status=OrderLine.Status.HELD, sent_at__isnull=True).update(sent_at=now)
-    sent = list(OrderLine.objects.filter(pk__in=ids).select_related("item").order_by("course", "id"))
+    for line in lines:
+        if line.status == OrderLine.Status.PENDING:
+            line.status, line.sent_at = OrderLine.Status.SENT, now
+        elif line.status == OrderLine.Status.HELD and line.sent_at is None:
+            line.sent_at = now
+    sent = sorted(lines, key=lambda line: (line.course, line.pk))
     kitchen.send_lines_to_kitchen(order=order, lines=sent)
     return sent
 
@@ -501,8 +529,17 @@ def _check_table_header(*, order_type: str, table: Table | None, covers: int, so
     if source not in Order.Source.values:
         raise OrderError("invalid_source", _("Unknown order source."), field="source")
     _check_int(covers, low=0, high=MAX_COVERS, code="invalid_covers", message=_("Invalid number of covers."), path="covers")
-    if table is not None and Order.objects.filter(table=table, status=Order.Status.OPEN).exists():
+    if table is not None and _has_open_order(table):
         raise _table_occupied(table)
+
+
+_OPEN_ON_TABLE = Prepared(
+    lambda table_id: Order.objects.filter(table_id=table_id, status=Order.Status.OPEN).order_by().values_list("id")[:1]
+)
+
+
+def _has_open_order(table: Table) -> bool:
+    return bool(_OPEN_ON_TABLE.rows(table.pk))
 
 
 def _table_occupied(table: Table) -> OrderError:
@@ -514,7 +551,7 @@ def _create_order(**fields) -> Order:
     day = business_day()
     try:
         with transaction.atomic():
-            return Order.objects.create(business_day=day, number=_next_number(day), **fields)
+            return insert_row(Order(business_day=day, number=_next_number(day), **fields))
     except IntegrityError:
         if fields.get("table") is not None:
             raise _table_occupied(fields["table"]) from None
@@ -562,18 +599,18 @@ def place_order(
         "server": server.pk if server else None,
     }
 
+    placed: list[Order] = []
+
     def action() -> tuple[int, dict]:
         order = _place_order(
             device=device, server=server, order_type=order_type, table=table, covers=covers, lines=lines,
             customer_name=customer_name, note=note, source=source, send=send,
         )
+        placed.append(order)
         return 201, {"order": order.pk}
 
-    with transaction.atomic():
-        _status, body, _replayed = idempotency.run_once(
-            scope="orders", device=device, key=idempotency_key, request=request, action=action
-        )
-        return Order.objects.get(pk=body["order"])
+    _status, body, replayed = idempotency.run_once(scope="orders", device=device, key=idempotency_key, request=request, action=action)
+    return Order.objects.get(pk=body["order"]) if replayed else placed[0]
 
 
 @transaction.atomic
@@ -587,8 +624,9 @@ def _place_order(*, device, server, order_type, table, covers, lines, customer_n
         order_type=order_type, source=source, table=table, covers=covers, server=server, device=device,
         customer_name=customer_name.strip(), note=note.strip(),
     )
-    created = _create_lines(order, resolved)
-    _reprice(order)
+    stored = selectors.StoredPricing()  # a new order: no lines to read
+    created = _create_lines(order, resolved, stored)
+    _reprice(order, stored)
     if send:
         _send(order, created)
     return order
@@ -611,8 +649,9 @@ def add_lines(*, order: Order, lines: Sequence[LineSpec]) -> list[OrderLine]:
     order = _locked(order)
     resolved = _resolve(lines, order_type=order.order_type)
     _take_stock(resolved)
-    created = _create_lines(order, resolved)
-    _reprice(order)
+    stored = selectors.stored_pricing(order)
+    created = _create_lines(order, resolved, stored)
+    _reprice(order, stored)
     return created
 
 
@@ -741,7 +780,7 @@ def transfer_order(*, order: Order, table: Table) -> Order:
     order = _locked(order)
     if order.table_id == table.pk:
         return order
-    if Order.objects.filter(table=table, status=Order.Status.OPEN).exists():
+    if _has_open_order(table):
         raise _table_occupied(table)
     try:
         with transaction.atomic():
@@ -958,17 +997,16 @@ def take_payment(
         results.append(result)
         return 201, {"payment": result.payment.pk}
 
-    with transaction.atomic():
-        _status, body, replayed = idempotency.run_once(
-            scope="payments", device=device, key=idempotency_key, request=request, action=action
-        )
-        if not replayed:
-            return results[0]
-        payment = Payment.objects.select_related("order").get(pk=body["payment"])
-        return PaymentResult(
-            order=payment.order, payment=payment, settled=payment.order.status == Order.Status.PAID,
-            change=payment.change, receipt=None, replayed=True,
-        )
+    _status, body, replayed = idempotency.run_once(
+        scope="payments", device=device, key=idempotency_key, request=request, action=action
+    )
+    if not replayed:
+        return results[0]
+    payment = Payment.objects.select_related("order").get(pk=body["payment"])
+    return PaymentResult(
+        order=payment.order, payment=payment, settled=payment.order.status == Order.Status.PAID,
+        change=payment.change, receipt=None, replayed=True,
+    )
 
 
 @transaction.atomic

@@ -1,0 +1,193 @@
+"""Query budgets of the till's and the payment's hot paths (orders.services).
+
+Timings belong in bench/ (bench/sealing.py, bench/till.py); these tests pin the number of statements,
+which is deterministic: a payment, a tap on the till and a placed order each run a fixed number of
+statements whatever the size of the order (no query per line), and what was just written is not read
+back. Counts are inside the test's transaction, so each service's atomic block shows as SAVEPOINT …
+RELEASE (two statements).
+"""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from fiscal import chain, keys
+from fiscal.services import find_receipt
+from orders import receipts, selectors, services
+from orders.models import Item, Order, OrderLine, Payment
+from orders.selectors import Prepared
+from tests.orders.conftest import formule_line, line
+
+D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def fiscal_key(settings, tmp_path):
+    """A signing key of the test's own (the real seal runs: it is part of the payment's budget)."""
+    settings.FISCAL_KEY_PATH = tmp_path / "fiscal_ed25519.pem"
+    keys.forget_cache()
+    yield
+    keys.forget_cache()
+
+
+def _statements(queries) -> list[str]:
+    return [q["sql"].split()[0].upper() for q in queries.captured_queries]
+
+
+def _pay(order, till, alice, **extra):
+    return services.take_payment(order=order, method="cash", amount=order.total, operator=alice, device=till, **extra)
+
+
+@pytest.fixture
+def warm(place, till, alice, menu):
+    """One order placed and paid first: the fiscal chain's head row exists, as on any day but the first."""
+    _pay(place([line(menu.water)], order_type="take_away"), till, alice)
+
+
+# --- take_payment ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_it_settles_a_payment_in_eleven_statements_whatever_the_order_size(warm, place, menu, till, alice, size):
+    lines = [line(menu.steak, modifiers=[menu.saignant, menu.poivre]), formule_line(menu)]
+    lines += [line(menu.wine, quantity=2)] * (size - 1)
+    order = place(lines, order_type="take_away")
+    with CaptureQueriesContext(connection) as queries:
+        result = _pay(order, till, alice)
+    assert result.settled and result.receipt is not None
+    # lock the order, its payments; the payment row, OPEN → PAID; the receipt's modifiers and lines;
+    # fiscal: lock the chain head, the sealed record, the head again.
+    assert _statements(queries) == [
+        "SAVEPOINT", "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "RELEASE",
+    ]
+
+
+def test_it_reads_the_table_label_once_more_for_a_table_order(warm, place, menu, till, alice):
+    order = place([line(menu.salad)], table=menu.tables["4"], covers=2)
+    with CaptureQueriesContext(connection) as queries:
+        _pay(order, till, alice)
+    assert len(queries) == 12
+    assert find_receipt(business_day=order.business_day, number=order.number).data()["order"]["table"] == "4"
+
+
+def test_it_takes_a_partial_payment_without_building_a_receipt(warm, place, menu, till, alice):
+    order = place([line(menu.salad), line(menu.dessert)], order_type="take_away")
+    with CaptureQueriesContext(connection) as queries:
+        result = services.take_payment(order=order, method="card", amount=D("10.00"), operator=alice, device=till)
+    assert not result.settled and result.receipt is None
+    assert _statements(queries) == ["SAVEPOINT", "SELECT", "SELECT", "INSERT", "RELEASE"]
+
+
+def test_it_seals_the_same_receipt_it_would_read_back(warm, place, menu, till, alice):
+    """The payload built from the payments in hand equals the one read from the database afterwards."""
+    order = place([line(menu.steak, modifiers=[menu.a_point]), formule_line(menu, drink=menu.wine)], table=menu.tables["2"], covers=2)
+    services.apply_discount(order=order, percent=D("10"), operator=alice)
+    order.refresh_from_db()
+    services.take_payment(order=order, method="card", amount=D("20.00"), tip=D("1.50"), operator=alice, device=till)
+    order.refresh_from_db()
+    result = services.take_payment(order=order, method="cash", amount=D("100.00"), operator=alice, device=till)
+    sealed = result.receipt.data()
+    again = receipts.receipt_payload(Order.objects.get(pk=order.pk))
+    for key in ("order", "lines", "vat", "discount", "total", "payments", "tips"):
+        assert sealed[key] == chain.canonical_payload(again)[key], key
+    assert [p["method"] for p in again["payments"]] == ["card", "cash"] and again["tips"] == "1.50"
+
+
+def test_it_answers_a_keyed_payment_without_re_reading_it(warm, place, menu, till, alice):
+    order = place([line(menu.salad)], order_type="take_away")
+    with CaptureQueriesContext(connection) as queries:
+        result = _pay(order, till, alice, idempotency_key="pay-1")
+    assert result.settled and not result.replayed
+    # run_once's own atomic block (2), the key reserved in a savepoint (3), the payment (11), the answer (1)
+    assert len(queries) == 2 + 3 + 11 + 1
+    with CaptureQueriesContext(connection) as queries:
+        replay = _pay(order, till, alice, idempotency_key="pay-1")
+    assert replay.replayed and replay.payment.pk == result.payment.pk
+
+
+# --- add_lines, place_order -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("existing", [1, 12])
+def test_it_adds_a_one_tap_item_in_nine_statements_whatever_the_order_size(menu, place, existing):
+    order = place([line(menu.wine)] * existing, send=False)
+    with CaptureQueriesContext(connection) as queries:
+        (added,) = services.add_lines(order=order, lines=[line(menu.water)])
+    # lock the order; the item, its modifier groups; the order's lines (pricing, held courses);
+    # the new line; the order's total.
+    assert _statements(queries) == ["SAVEPOINT", "SELECT", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "RELEASE"]
+    assert added.total == D("3.00") and added.status == OrderLine.Status.PENDING
+    order.refresh_from_db()
+    assert order.total == D("6.00") * existing + D("3.00")
+
+
+def test_it_adds_a_line_to_a_held_course_as_held_without_asking_again(menu, place):
+    order = place([line(menu.dessert, course=2, hold=True)], send=False)
+    with CaptureQueriesContext(connection) as queries:
+        (added,) = services.add_lines(order=order, lines=[line(menu.dessert, course=2)])
+    assert added.status == OrderLine.Status.HELD
+    assert len(queries) == 8
+
+
+def test_it_adds_a_line_with_modifiers_in_one_statement_per_row(menu, place):
+    order = place([line(menu.wine)], send=False)
+    with CaptureQueriesContext(connection) as queries:
+        services.add_lines(order=order, lines=[line(menu.steak, modifiers=[menu.saignant, menu.poivre, menu.egg])])
+    # as a one-tap item, plus the chosen modifiers read, and one INSERT per modifier row
+    assert len(queries) == 8 + 1 + 3
+
+
+def test_it_places_an_order_without_reading_back_what_it_wrote(warm, menu, place):
+    lines = [line(menu.steak, modifiers=[menu.saignant]), formule_line(menu), line(menu.dessert, course=2), line(menu.wine)]
+    with CaptureQueriesContext(connection) as queries:
+        order = place(lines, send=False)
+    statements = _statements(queries)
+    # menu: items, modifiers, modifier groups, slots, slot choices (5); the number (counter UPDATE …
+    # RETURNING) and the order INSERT in a savepoint (4); 4 lines + 3 components + 2 modifier rows (9
+    # INSERTs); the order total (1); the service's own savepoint (2). Nothing read back.
+    assert statements.count("SELECT") == 5
+    assert statements.count("INSERT") == 1 + 7 + 2
+    assert len(statements) == 21
+    order.refresh_from_db()
+    assert order.total == D("24.00") + D("19.50") + D("8.00") + D("6.00")
+    assert OrderLine.objects.filter(order=order).count() == 7
+
+
+def test_it_returns_the_placed_order_without_reading_it_again(warm, menu, place, till):
+    with CaptureQueriesContext(connection) as first:
+        order = place([line(menu.salad)], idempotency_key="k-1", send=False)
+    with CaptureQueriesContext(connection) as plain:
+        place([line(menu.salad)], send=False)
+    # run_once's own atomic block (2), the key's savepoint and row (3), its answer (1): no SELECT of the order
+    assert len(first) == len(plain) + 6
+    assert place([line(menu.salad)], idempotency_key="k-1", send=False).pk == order.pk
+
+
+# --- Prepared ---------------------------------------------------------------------------------------------
+
+
+def test_it_runs_a_prepared_read_with_the_orm_converters(menu, place, till, alice):
+    order = place([line(menu.salad, quantity=2)], order_type="take_away")
+    services.take_payment(order=order, method="card", amount=D("5.00"), tip=D("0.50"), operator=alice, device=till)
+    assert selectors.payments_of(order) == [("card", D("5.00"), D("0.50"))]
+    assert str(selectors.payments_of(order)[0][1]) == "5.00"  # a Decimal to the cent, as the ORM gives it
+    assert selectors.locked_order(order.pk) == order
+
+
+def test_it_compiles_a_list_argument_once_per_length(menu):
+    names = Prepared(lambda ids: Item.objects.filter(pk__in=ids).order_by("pk").values_list("name"))
+    assert names.rows([]) == []  # nothing to ask
+    both = sorted([menu.steak, menu.salad], key=lambda item: item.pk)
+    assert names.rows([menu.steak.pk, menu.salad.pk, menu.steak.pk]) == [(item.name,) for item in both]  # duplicates once
+    assert names.rows([menu.wine.pk]) == [("Verre de Bordeaux",)]
+    assert names.rows([menu.fries.pk, menu.soda.pk]) == [("Frites",), ("Coca-Cola 33cl",)]
+    assert len(names._compiled) == 2  # one statement for one id, one for two
+
+
+def test_it_refuses_an_argument_that_is_not_one_parameter(db):
+    twice = Prepared(lambda pk: Payment.objects.filter(pk=pk, order_id=pk).values_list("id"))
+    with pytest.raises(ImproperlyConfigured):
+        twice.rows(1)
