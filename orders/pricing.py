@@ -47,6 +47,8 @@ def allocate(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     cents = int(money(total) * 100)
     if cents < 0:
         raise ValueError("allocate() needs a non-negative total")
+    if cents == 0 and not any(w < 0 and money(w) < 0 for w in weights):
+        return [ZERO] * len(weights)  # nothing to share (most orders carry no discount)
     # Integer arithmetic on weights in cents: exact, no Decimal context surprises.
     units = [int(money(w) * 100) for w in weights]
     if any(u < 0 for u in units):
@@ -136,6 +138,8 @@ def discount_for(amount: Decimal, *, percent: Decimal = ZERO, fixed: Decimal = Z
     percent, fixed = Decimal(percent), Decimal(fixed)
     if percent < 0 or percent > 100 or fixed < 0:
         raise ValueError("discounts are between 0 and 100 % and non-negative amounts")
+    if not percent and not fixed and Decimal(amount) >= 0:
+        return ZERO  # no discount: the common case, without rounding anything
     return min(money(amount), percent_of(amount, percent) + money(fixed))
 
 
@@ -161,9 +165,10 @@ def price_order(
     for line in lines:
         if not 1 <= line.quantity <= 99:
             raise ValueError("quantity must be 1..99")
-        if Decimal(line.unit_price) < 0:
+        unit_price = Decimal(line.unit_price)
+        if unit_price < 0:
             raise ValueError("unit prices are never negative")
-        gross = money(Decimal(line.unit_price) * line.quantity)
+        gross = money(unit_price * line.quantity)
         grosses.append(gross)
         line_discounts.append(discount_for(gross, percent=line.discount_percent, fixed=line.discount_amount))
     totals = [g - d for g, d in zip(grosses, line_discounts, strict=True)]
