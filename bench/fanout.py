@@ -459,7 +459,7 @@ def run(args, data_dir: str) -> None:
           f"({len(latencies)} deliveries)")
     print(f"Ratio to the floor at p99: {main_result['p99'] / floor_p99:.2f}")
     if args.sweep:
-        print(f"Highest rate held (p99 ≤ 100 ms): {held or "below 30"} orders/s")
+        print(f"Highest rate held (p99 ≤ 100 ms): {held or 'below 30'} orders/s")
     print(f"fanout_p99_ms: {main_result['p99']:.1f} ms")
 
 
