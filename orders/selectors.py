@@ -18,7 +18,7 @@ from django.db.models import Model, Prefetch, Q, QuerySet
 
 from orders import pricing
 from orders.models import (
-    Category, Device, Item, ModifierGroup, Order, OrderLine, OrderLineModifier, Payment, SetMenuSlot, Table,
+    Category, Device, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table,
 )
 
 # --- Compiled reads -----------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def pricing_inputs(order: Order) -> tuple[list[pricing.LineInput], dict[int, Dec
 @dataclass
 class BillLine:
     """A billable line as the receipt prints it: a top-level line with its modifier names and, for a
-    set menu, its components (BillLines too). Read by `bill_lines` in two queries."""
+    set menu, its components (BillLines too). Read by `bill_lines` in one query."""
 
     pk: int
     name: str
@@ -319,26 +319,24 @@ class BillLine:
 _BILL_ROWS = Prepared(
     lambda order_id: OrderLine.objects.filter(order_id=order_id)
     .exclude(status=OrderLine.Status.VOIDED)
-    .order_by("course", "id")
+    .order_by("course", "id", "modifiers__id")
     .values_list(
-        "id", "name", "quantity", "unit_price", "vat_rate", "discount_percent", "discount_amount", "standalone_price", "parent_id"
+        "id", "name", "quantity", "unit_price", "vat_rate", "discount_percent", "discount_amount", "standalone_price",
+        "parent_id", "modifiers__name",
     )
-)
-_MODIFIER_NAMES = Prepared(
-    lambda order_id: OrderLineModifier.objects.filter(line__order_id=order_id).order_by("id").values_list("line_id", "name")
 )
 
 
 def bill_lines(order: Order) -> list[BillLine]:
     """What `billable_lines` gives (top-level lines not voided, in bill order; components not voided,
-    in id order), as plain BillLines: the receipt's data without model instances or prefetches."""
-    names: dict[int, list[str]] = defaultdict(list)
-    for line_id, name in _MODIFIER_NAMES.rows(order.pk):
-        names[line_id].append(name)
-    top, components = [], defaultdict(list)
-    for *values, parent_id in _BILL_ROWS.rows(order.pk):
-        line = BillLine(*values, modifiers=names.get(values[0], []))
-        (top if parent_id is None else components[parent_id]).append(line)
+    in id order), as plain BillLines: the receipt's data in one query (a line comes once per modifier)."""
+    top, components, line = [], defaultdict(list), None
+    for *values, parent_id, modifier in _BILL_ROWS.rows(order.pk):
+        if line is None or line.pk != values[0]:
+            line = BillLine(*values)
+            (top if parent_id is None else components[parent_id]).append(line)
+        if modifier is not None:
+            line.modifiers.append(modifier)
     for line in top:
         line.components = sorted(components.get(line.pk, ()), key=lambda c: c.pk)
     return top
