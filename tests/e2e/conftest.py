@@ -129,6 +129,13 @@ class LiveServer:
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
 
+@pytest.fixture(autouse=True)
+def _live_server_helper():
+    """pytest-django's autouse helper takes any fixture named `live_server` for its own in-process
+    server; ours is a separate process, so there is nothing for it to do."""
+    yield
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory) -> LiveServer:
     """A migrated, running server with an empty database (load what a test needs with `manage`)."""

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.e2e
 RECOVERY_MS = 30_000
 
 
-@pytest.fixture(autouse=True)
-def _live_server_helper():
-    """pytest-django's autouse helper takes any fixture named `live_server` for its own; ours is a
-    separate process, so there is nothing for it to do."""
-    yield
-
-
 @pytest.fixture(scope="module")
 def kitchen(live_server, demo, manage) -> dict:
     """Tokens of two grill screens, an expo screen, a bar screen, a ready board and an integration."""

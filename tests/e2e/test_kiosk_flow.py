@@ -11,13 +11,6 @@ from tests.e2e.conftest import device_token, pair
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _live_server_helper():
-    """pytest-django's autouse helper takes any fixture named `live_server` for its own (and fails on
-    the e2e conftest's); our server is a separate process, so there is nothing for it to do."""
-    yield
-
-
 @pytest.fixture(scope="module")
 def kiosk_token(live_server, demo, manage):
     return device_token(manage, "E2E kiosk", "kiosk")

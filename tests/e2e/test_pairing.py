@@ -11,13 +11,6 @@ from tests.e2e.conftest import device_token
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _live_server_helper():
-    """pytest-django's autouse helper takes any fixture named `live_server` for its own; our server
-    is a separate process, so there is nothing for it to do."""
-    yield
-
-
 @pytest.fixture(scope="module")
 def zoe(manage) -> str:
     """A server with a PIN, made the way the admin makes one."""

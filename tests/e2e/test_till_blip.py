@@ -20,13 +20,6 @@ pytestmark = pytest.mark.e2e
 BLIP_SECONDS = 2.0
 
 
-@pytest.fixture(autouse=True)
-def _live_server_helper():
-    """pytest-django's autouse helper takes any fixture named `live_server` for its own (and fails on
-    the e2e conftest's); our server is a separate process, so there is nothing for it to do."""
-    yield
-
-
 class Blip:
     """A route handler: the first matching request is applied by the server but its answer is lost;
     requests in the next BLIP_SECONDS fail outright; then everything goes through."""

@@ -15,13 +15,6 @@ from tests.e2e.conftest import device_token, pair
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _live_server_helper():
-    """pytest-django's autouse helper takes any fixture named `live_server` for its own (and fails on
-    the e2e conftest's); our server is a separate process, so there is nothing for it to do."""
-    yield
-
-
 def log_in(page: Page, server, username: str = "alice", pin: str = "1234") -> None:
     page.goto(f"{server.base_url}/login/")
     page.click(f'a[data-user="{username}"]')
