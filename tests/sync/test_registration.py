@@ -3,6 +3,7 @@
 import io
 
 import pytest
+from django.utils import translation
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -137,5 +138,5 @@ def test_it_finds_the_key_in_pasted_output(db, cloud_role, rivoli_key, tmp_path)
 def test_it_refuses_a_file_without_a_key(db, cloud_role, tmp_path):
     empty = tmp_path / "empty.pem"
     empty.write_text("hello")
-    with pytest.raises(CommandError, match="No PEM public key"):
+    with translation.override("en"), pytest.raises(CommandError, match="No PEM public key"):
         call_command("store_register", "X", public_key_file=str(empty), stdout=io.StringIO(), stderr=io.StringIO())
