@@ -1,9 +1,9 @@
 """Reads of the orders domain: priced orders, amounts due, the menu, JSON shapes of the API.
 
-Nothing here writes, but for `insert_row` and `update_row`: the compiled counterparts of `Prepared` that
-services use on the same hot paths. Services call `order_totals` to price what is stored; views and the
-API call the rest. The reads on the till's and the payment's hot paths are `Prepared` (compiled once,
-see below).
+Services call `order_totals` to price what is stored; views and the API call the rest. The reads on the
+till's and the payment's hot paths are `Prepared` (compiled once, see "Compiled statements" below);
+`insert_row` and `update_row` beside it are the only writes in this module: the same idea for the rows
+those paths write (orders.services and orders.idempotency call them).
 """
 
 from collections import defaultdict
@@ -21,7 +21,7 @@ from orders.models import (
     Category, Device, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table,
 )
 
-# --- Compiled reads -----------------------------------------------------------------------------------
+# --- Compiled statements ------------------------------------------------------------------------------
 #
 # A payment and a tap on the till each read a handful of small rows. Django compiles a queryset to SQL
 # afresh every time it runs: 0.1–0.3 ms a query on the restaurant's server, ten times what SQLite then
@@ -29,7 +29,7 @@ from orders.models import (
 # and database vendor, and run again with new parameters through Django's cursor (so they are counted
 # by assertNumQueries) and Django's own converters (Decimals on SQLite, aware datetimes).
 
-_PLACEHOLDER = 2_000_000_000  # compile-time stand-in for a parameter (no real row has such ids yet)
+_PLACEHOLDER = 2_000_000_000  # compile-time stand-ins for the arguments, told apart from the query's constants
 
 
 @dataclass
