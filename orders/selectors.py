@@ -124,6 +124,28 @@ class Prepared:
 # the orders app has save signals to skip.
 _statements: dict[tuple, tuple] = {}
 
+# Values that get_db_prep_save hands to the driver unchanged, by field type: they skip that call (half
+# the cost of an INSERT's parameters). Anything else (dates, JSON, other types) goes through it.
+_AS_IS = {
+    **dict.fromkeys(("CharField", "TextField", "SlugField"), (str, type(None))),
+    "DecimalField": (Decimal, type(None)),
+    "BooleanField": (bool, type(None)),
+    **dict.fromkeys(
+        ("IntegerField", "SmallIntegerField", "BigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
+         "PositiveBigIntegerField", "ForeignKey", "AutoField", "BigAutoField"),
+        (int, type(None)),
+    ),
+}
+
+
+def _db_values(fields: Sequence[tuple[Any, tuple]], values: Iterable, connection) -> list:
+    return [value if type(value) in as_is else f.get_db_prep_save(value, connection)
+            for (f, as_is), value in zip(fields, values, strict=True)]
+
+
+def _with_kinds(fields) -> list[tuple[Any, tuple]]:
+    return [(f, _AS_IS.get(f.get_internal_type(), ())) for f in fields]
+
 
 def insert_row(obj: Model) -> Model:
     """INSERT `obj` (the row `Model.objects.create` would write) and set its primary key."""
@@ -137,10 +159,10 @@ def insert_row(obj: Model) -> Model:
         returning = connection.features.can_return_columns_from_insert
         if returning:
             sql += f" RETURNING {qn(meta.pk.column)}"
-        _statements[key] = (sql, fields, returning)
+        _statements[key] = (sql, _with_kinds(fields), returning)
     sql, fields, returning = _statements[key]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+        cursor.execute(sql, _db_values(fields, [f.pre_save(obj, True) for f, _as_is in fields], connection))
         obj.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     obj._state.adding, obj._state.db = False, connection.alias
     return obj
@@ -157,10 +179,9 @@ def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: di
         assigned, compared = [meta.get_field(n) for n in values], [meta.get_field(n) for n in where]
         sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in assigned)} "
                f"WHERE {' AND '.join(f'{qn(f.column)} = %s' for f in [meta.pk, *compared])}")
-        _statements[key] = (sql, assigned, compared)
+        _statements[key] = (sql, _with_kinds(assigned), _with_kinds(compared))
     sql, assigned, compared = _statements[key]
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(assigned, values.values(), strict=True)]
-    params += [pk, *(f.get_db_prep_save(v, connection) for f, v in zip(compared, where.values(), strict=True))]
+    params = [*_db_values(assigned, values.values(), connection), pk, *_db_values(compared, where.values(), connection)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
