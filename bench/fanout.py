@@ -43,6 +43,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -339,11 +340,13 @@ def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dic
     asyncio.run(run_screens(screen_port, tokens["kds"], screens, posters))
     events = event_times(db)
     from_event, from_post, missing = [], [], 0
+    missing_at: dict[str, int] = defaultdict(int)
     for screen in screens:
         for order_id, sent in posters.sent_at.items():
             seen = screen.seen.get(order_id)
             if seen is None:
                 missing += 1
+                missing_at[screen.station] += 1
                 continue
             from_post.append(seen - sent)
             event = events.get((screen.station, order_id))
@@ -355,6 +358,7 @@ def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dic
         "orders": len(posters.sent_at),
         "errors": posters.errors,
         "missing": missing,
+        "missing_at": dict(missing_at),
         "deliveries": len(from_event),
         "p50": percentile(from_event, 50) * 1000,
         "p99": percentile(from_event, 99) * 1000,
@@ -366,7 +370,7 @@ def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dic
 def show(result: dict, screens: int) -> None:
     print(f"  {result['rate']:.0f} orders/s asked, {result['achieved']:.1f} sent ({result['orders']} orders, "
           f"{result['errors']} errors), {screens} screens: {result['deliveries']} deliveries, "
-          f"{result['missing']} missing")
+          f"{result['missing']} missing" + (f" {result['missing_at']}" if result["missing"] else ""))
     print(f"    accepted → on screen: p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms")
     print(f"    POST sent → on screen (order transaction included): p50 {result['post_p50']:.1f} ms, "
           f"p99 {result['post_p99']:.1f} ms")

@@ -51,9 +51,10 @@ def table4(db):
     return Table.objects.create(label="4")
 
 
-def make_order(*, server=None, table=None, is_rush=False, source=Order.Source.TILL, order_type=Order.Type.EAT_IN, **kwargs):
+def make_order(*, server=None, table=None, is_rush=False, source=Order.Source.TILL, order_type=Order.Type.EAT_IN,
+               number=None, **kwargs):
     return Order.objects.create(
-        number=next(_numbers), business_day=timezone.localdate(), server=server, table=table,
+        number=number or next(_numbers), business_day=timezone.localdate(), server=server, table=table,
         is_rush=is_rush, source=source, order_type=order_type, **kwargs,
     )
 

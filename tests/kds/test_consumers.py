@@ -378,3 +378,18 @@ async def test_it_redraws_the_alert_banner_on_ping_when_a_printer_went_down_unan
     await ws.send_to(text_data='{"action": "ping"}')
     assert json.loads(await ws.receive_from(timeout=5))["type"] == "pong"  # unchanged: not redrawn
     await ws.disconnect()
+
+
+async def test_it_names_cards_to_remove_without_thousand_separators(stations, menu, kds_screen):
+    order = await place(menu)
+    grill = await ticket_of(order, "grill")
+    await Ticket.objects.filter(pk=grill.pk).aupdate(status="done", bumped_at=timezone.now())
+    await sync_to_async(Ticket.objects.create)(id=4321, order=order, station=stations["grill"], status="done",
+                                               bumped_at=timezone.now())
+    from kds.models import StationEvent
+
+    await StationEvent.objects.acreate(station=stations["grill"], seq=2, kind="bumped", ticket_id=4321)
+    await Station.objects.filter(pk=stations["grill"].pk).aupdate(last_seq=2)
+    ws, frame = await opened("/ws/kds/grill/?since=1", kds_screen.token)
+    assert '<div id="ticket-4321" hx-swap-oob="delete">' in frame
+    await ws.disconnect()

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from kds import services
-from kds.models import Screen, Ticket
+from kds.models import Screen, Station, Ticket, TicketItem
 from orders.access import device_cookie_value
 from tests.kds.conftest import add_line, make_order
 
@@ -134,3 +134,21 @@ def test_it_opens_the_kitchen_admin_pages(client, manager, stations, url):
 def test_it_opens_a_station_in_the_admin(client, manager, stations):
     client.force_login(manager)
     assert client.get(f"/admin/kds/station/{stations['grill'].pk}/change/").status_code == 200
+
+
+def test_it_never_formats_ids_and_numbers_with_thousand_separators(kds_client, stations, menu):
+    """French formatting writes 1234 as "1 234": ids, seqs and counters in the markup must stay raw,
+    or bumps and resumes break after the thousandth ticket."""
+    Station.objects.filter(pk=stations["grill"].pk).update(last_seq=1233)
+    order = make_order(number=1500)
+    line = add_line(order, menu["burger"])
+    services.send_lines_to_kitchen(order=order, lines=[line])
+    ticket = Ticket.objects.get(order=order, station__slug="grill")
+    # A ticket id past a thousand, as after a few days of service.
+    Ticket.objects.create(id=54321, order=order, station=stations["grill"], sent_at=timezone.now(), seq=1234)
+    TicketItem.objects.create(id=98765, ticket_id=54321, line=line, quantity=1)
+    html = kds_client.get("/kitchen/grill/").content.decode()
+    assert ticket.seq == 1234 and 'data-seq="1234"' in html
+    assert 'id="ticket-54321"' in html and 'value="54321"' in html and 'value="98765"' in html
+    assert "#1500" in html
+    assert "1\u202f234" not in html and "1\xa0234" not in html and "54\u202f321" not in html
