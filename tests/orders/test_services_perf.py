@@ -191,3 +191,16 @@ def test_it_refuses_an_argument_that_is_not_one_parameter(db):
     twice = Prepared(lambda pk: Payment.objects.filter(pk=pk, order_id=pk).values_list("id"))
     with pytest.raises(ImproperlyConfigured):
         twice.rows(1)
+
+
+def test_it_hands_the_kitchen_lines_with_their_items_loaded(menu, place, monkeypatch):
+    """kds routes by item: the lines it gets carry theirs (no query per line to fetch them)."""
+    handed = []
+    monkeypatch.setattr(services.kitchen, "send_lines_to_kitchen", lambda *, order, lines: handed.append(lines) or [])
+    order = place([line(menu.steak, modifiers=[menu.bleu]), formule_line(menu)], send=True)
+    later = place([line(menu.dessert)], send=False)
+    services.send_order(order=later)
+    assert [len(lines) for lines in handed] == [5, 1]
+    assert all(OrderLine.item.is_cached(x) for lines in handed for x in lines)
+    assert {x.status for lines in handed for x in lines} == {OrderLine.Status.SENT}
+    assert order.pk != later.pk
