@@ -203,4 +203,4 @@ def test_it_hands_the_kitchen_lines_with_their_items_loaded(menu, place, monkeyp
     assert [len(lines) for lines in handed] == [5, 1]
     assert all(OrderLine.item.is_cached(x) for lines in handed for x in lines)
     assert {x.status for lines in handed for x in lines} == {OrderLine.Status.SENT}
-    assert order.pk != later.pk
+    assert handed[0][0].order_id == order.pk
