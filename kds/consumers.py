@@ -384,7 +384,9 @@ class StationConsumer(AsyncWebsocketConsumer):
             since = _as_seq(message.get("seq"))
             await self.catch_up(since)
         else:
-            ack = await database_sync_to_async(perform)(self.board, message)
+            # Writes run in the worker pool, not in the one thread that draws every screen's frames:
+            # a bump waiting for the database's write lock must not hold up the frames.
+            ack = await database_sync_to_async(perform, thread_sensitive=False)(self.board, message)
             await self.send(text_data=json.dumps(ack))
 
     async def heartbeat(self) -> None:
