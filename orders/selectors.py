@@ -148,7 +148,8 @@ def _with_kinds(fields) -> list[tuple[Any, tuple]]:
 
 
 def insert_row(obj: Model) -> Model:
-    """INSERT `obj` (the row `Model.objects.create` would write) and set its primary key."""
+    """INSERT `obj`, a new row (the one `Model.objects.create` would write), and set the primary key the
+    database gave it."""
     connection = connections[DEFAULT_DB_ALIAS]
     key = ("insert", type(obj), connection.vendor)
     if key not in _statements:
