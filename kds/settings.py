@@ -168,7 +168,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.getenv("TIME_ZONE", "Europe/Paris")
 USE_I18N = True
 USE_TZ = True
-USE_THOUSAND_SEPARATOR = True
+# Off: ids, sequence numbers and counters end up in markup, URLs and hx-vals, where "1 196" breaks
+# them. Money is grouped by the `money` filter itself.
+USE_THOUSAND_SEPARATOR = False
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
