@@ -162,12 +162,8 @@ def z_report_escpos(closure: SealedRecord) -> bytes:
 
 
 def print_z_report(closure: SealedRecord) -> bool:
-    """Queue the Z report on the receipt printer through the KDS print outbox, when it offers a way to
-    queue raw bytes (`kds.printing.enqueue_raw(data=..., kind=...)`). False when it does not (yet)."""
+    """Queue the Z report on the report printer through the kitchen print outbox (printed by the
+    spooler, with its retries and backup printer). False when no printer is set to print reports."""
     from kds import printing
 
-    enqueue = getattr(printing, "enqueue_raw", None)
-    if enqueue is None:
-        return False
-    enqueue(data=z_report_escpos(closure), kind="z_report")
-    return True
+    return printing.enqueue_report(data=z_report_escpos(closure)) is not None

@@ -56,7 +56,7 @@ class ScreenAdmin(admin.ModelAdmin):
 
 @admin.register(Printer)
 class PrinterAdmin(admin.ModelAdmin):
-    list_display = ["name", "host", "port", "station", "backup", "enabled", "state", "last_error"]
+    list_display = ["name", "host", "port", "station", "backup", "enabled", "prints_reports", "state", "last_error"]
     list_filter = ["enabled", "station"]
 
     @admin.display(description=_("state"))

@@ -226,6 +226,9 @@ class Printer(models.Model):
         help_text=_("Takes over this printer's jobs after repeated failures."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    prints_reports = models.BooleanField(
+        _("prints reports"), default=False, help_text=_("Z reports and other manager reports print here (the till's receipt printer).")
+    )
     down_since = models.DateTimeField(_("down since"), null=True, blank=True, editable=False)
     last_error = models.CharField(_("last error"), max_length=200, blank=True, editable=False)
     checked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -253,6 +256,7 @@ class PrintJob(models.Model):
     class Kind(models.TextChoices):
         TICKET = "ticket", _("Kitchen ticket")
         VOID = "void", _("Void slip")
+        REPORT = "report", _("Report")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting")
@@ -283,7 +287,7 @@ class PrintJob(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "printing", "done", "failed"]), name="kds_printjob_status_valid"
             ),
-            models.CheckConstraint(condition=Q(kind__in=["ticket", "void"]), name="kds_printjob_kind_valid"),
+            models.CheckConstraint(condition=Q(kind__in=["ticket", "void", "report"]), name="kds_printjob_kind_valid"),
         ]
         indexes = [
             # The spooler's claim query: the oldest due job.

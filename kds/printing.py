@@ -181,6 +181,15 @@ def send(host: str, port: int, data: bytes) -> None:
         sock.shutdown(socket.SHUT_WR)
 
 
+def enqueue_report(*, data: bytes) -> PrintJob | None:
+    """Queue ready-made ESC/POS bytes (a Z report) on the report printer, in the caller's transaction.
+    None when no enabled printer is set to print reports."""
+    printer = Printer.objects.filter(enabled=True, prints_reports=True).order_by("name").first()
+    if printer is None:
+        return None
+    return PrintJob.objects.create(printer=printer, kind=PrintJob.Kind.REPORT, data=data)
+
+
 def process_one_job() -> bool:
     """Print the oldest due job. Returns True when there was work (the loop comes back at once).
 

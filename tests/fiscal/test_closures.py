@@ -170,3 +170,18 @@ def test_it_shows_the_z_report_to_managers_only(db, clock, client, manager, alic
     assert client.get(f"/fiscal/closures/{receipts.pk}/").status_code == 404
     printed = client.post(f"/fiscal/closures/{z.pk}/print/")
     assert printed.status_code == 200
+    assert printed.context["printed"] is False  # no printer prints reports yet: the page says so
+
+
+def test_it_queues_the_z_report_on_the_report_printer(db, clock, client, manager):
+    from kds.models import PrintJob, Printer
+
+    clock.set(lunch(25))
+    sell(clock, 2)
+    (z,) = services.close_day(date(2026, 11, 25))
+    printer = Printer.objects.create(name="Till", host="127.0.0.1", port=9100, prints_reports=True)
+    client.force_login(manager)
+    response = client.post(f"/fiscal/closures/{z.pk}/print/")
+    assert response.status_code == 200 and response.context["printed"] is True
+    job = PrintJob.objects.get(printer=printer, kind="report")
+    assert bytes(job.data) == receipt.z_report_escpos(z)

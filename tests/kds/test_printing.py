@@ -199,3 +199,19 @@ def test_it_never_lets_a_stuck_printer_block_an_order(stations, menu):
     order = make_order()
     tickets = services.send_lines_to_kitchen(order=order, lines=[add_line(order, menu["burger"])])
     assert tickets and PrintJob.objects.get().status == "pending"
+
+
+def test_it_prints_a_report_on_the_printer_set_to_print_reports(stations, fake_printer, clock, step):
+    Printer.objects.create(name="Grill", host="127.0.0.1", port=closed_port(), station=stations["grill"])
+    till_printer = Printer.objects.create(name="Till", host="127.0.0.1", port=fake_printer.port, prints_reports=True)
+    report = b"\x1b@Z REPORT 2026-11-25\n\x1dV\x00"
+    job = printing.enqueue_report(data=report)
+    assert job.printer == till_printer and job.kind == PrintJob.Kind.REPORT
+    assert step() is True
+    assert fake_printer.wait() == [report]
+
+
+def test_it_queues_no_report_when_no_printer_prints_reports(stations):
+    Printer.objects.create(name="Off", host="127.0.0.1", port=9100, prints_reports=True, enabled=False)
+    assert printing.enqueue_report(data=b"x") is None
+    assert not PrintJob.objects.exists()
