@@ -4,20 +4,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from fiscal.admin import ReadOnlyAdmin  # written by the sync loop or the receiver only
 from sync.models import ChainSync, ReceivedRecord, Refusal, Store, StoreChainMark, SyncState
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the sync loop or the receiver only: the admin looks, never edits."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SyncState)
