@@ -9,7 +9,8 @@ rings a screen. Groups: "station.<slug>", "expo", "ready", "menu", "alerts".
 
 Inside the server (a view or a background step, both run by asgiref in a worker thread of daphne's
 event loop) the send is handed to that loop and the caller does not wait for it: an order's answer
-never waits on the screens. Elsewhere (a management command, a test without a loop) it is sent at
+never waits on the screens. The events of one commit (an order rings four or five groups) travel to
+the loop together: one wake-up of the loop and one task for all of them, not one each. Elsewhere (a management command, a test without a loop) it is sent at
 once, synchronously. A failing layer (Redis down) is logged, never raised: the change is committed
 and screens catch up from the database (they ask every few seconds).
 """
@@ -17,6 +18,7 @@ and screens catch up from the database (they ask every few seconds).
 import asyncio
 import logging
 import os
+import threading
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -25,6 +27,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 _pending: set[asyncio.Task] = set()  # tasks in flight (the loop keeps only weak references)
+_queued: dict[asyncio.AbstractEventLoop, list[tuple[str, dict]]] = {}  # handed over, not yet sent
+_queued_lock = threading.Lock()
 
 
 def station_group(slug: str) -> str:
@@ -48,10 +52,37 @@ async def _send(layer, group: str, event: dict) -> None:
         logger.exception("could not publish %s to group %s", event.get("type"), group)
 
 
-def _spawn(layer, group: str, event: dict) -> None:
-    task = asyncio.get_running_loop().create_task(_send(layer, group, event))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+async def _send_all(layer, batch: list[tuple[str, dict]]) -> None:
+    for group, event in batch:  # in the order they were published
+        await _send(layer, group, event)
+
+
+def _flush(layer) -> None:
+    """On the loop: send everything handed over since the last flush, in one task."""
+    loop = asyncio.get_running_loop()
+    with _queued_lock:
+        batch = _queued.pop(loop, [])
+    if batch:
+        task = loop.create_task(_send_all(layer, batch))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, layer, group: str, event: dict) -> None:
+    """Queue the send for `loop`; only the first event of a batch wakes the loop up (the others ride
+    along, whether they are queued before the flush runs or start the next batch)."""
+    with _queued_lock:
+        batch = _queued.setdefault(loop, [])
+        batch.append((group, event))
+        first = len(batch) == 1
+    if first:
+        try:
+            loop.call_soon_threadsafe(_flush, layer)
+        except RuntimeError:  # the loop closed meanwhile (server stopping): send them ourselves
+            with _queued_lock:
+                batch = _queued.pop(loop, [])
+            for group, event in batch:
+                _send_sync(layer, group, event)
 
 
 def publish_now(group: str, event: dict) -> None:
@@ -61,11 +92,12 @@ def publish_now(group: str, event: dict) -> None:
         return
     loop = _server_loop()
     if loop is not None:
-        try:
-            loop.call_soon_threadsafe(_spawn, layer, group, event)
-            return
-        except RuntimeError:  # the loop closed meanwhile (server stopping): send it ourselves
-            pass
+        _hand_over(loop, layer, group, event)
+    else:
+        _send_sync(layer, group, event)
+
+
+def _send_sync(layer, group: str, event: dict) -> None:
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception:
