@@ -298,7 +298,7 @@ def orders(request: HttpRequest) -> JsonResponse:
             device=device, order_type=order_type, table=_table(data), covers=covers, lines=lines,
             customer_name=customer_name, note=note, source=SOURCE_BY_ROLE[device.role], send=send,
         )
-        return 201, {**selectors.order_as_dict(order), "idempotency_key": key}
+        return 201, {**selectors.order_as_dict(order, written_lines=order.written_lines), "idempotency_key": key}
 
     status, body, _replayed = idempotency.run_once(scope="api.orders", device=device, key=key, request=data, action=action)
     return answer(body, status=status)

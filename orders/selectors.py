@@ -464,12 +464,14 @@ def menu_as_dict(*, kiosk: bool = False) -> dict:
 # --- Orders as JSON -----------------------------------------------------------------------------------
 
 
-def order_as_dict(order: Order) -> dict:
-    """The API's order shape (DESIGN.md: {"id", "number", "status", "total", ...})."""
-    lines = billable_lines(order)
+def order_as_dict(order: Order, *, written_lines: list[OrderLine] | None = None) -> dict:
+    """The API's order shape (DESIGN.md: {"id", "number", "status", "total", ...}). `written_lines`:
+    an order just written (orders.services.place_order), answered from memory: its billable lines in
+    bill order with their modifiers and components loaded; it has no payments yet."""
+    lines = billable_lines(order) if written_lines is None else written_lines
     totals = order_totals(order, lines)
     priced = {p.key: p for p in totals.lines}
-    payments = list(order.payments.order_by("id"))
+    payments = list(order.payments.order_by("id")) if written_lines is None else []
     paid = sum((p.amount for p in payments), Decimal("0.00"))
 
     def line_dict(line: OrderLine, priced_line: pricing.PricedLine | None) -> dict:

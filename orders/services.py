@@ -453,7 +453,7 @@ def _create_lines(order: Order, resolved: Sequence[_Resolved], stored: selectors
             seat=spec.seat, course=spec.course, status=status, standalone_price=line.unit_price,
             total=pricing.money(line.unit_price * spec.quantity),
         ))
-        _create_modifiers(row, line.modifiers)
+        modifiers = _create_modifiers(row, line.modifiers)
         created.append(row)
         components = []
         for component in line.components:
@@ -463,18 +463,22 @@ def _create_lines(order: Order, resolved: Sequence[_Resolved], stored: selectors
                 unit_price=Decimal("0.00"), standalone_price=component.unit_price, vat_rate=component.vat_rate,
                 seat=spec.seat, course=spec.course, status=status,
             ))
-            _create_modifiers(child, component.modifiers)
+            child._prefetched_objects_cache = {"modifiers": _create_modifiers(child, component.modifiers), "components": []}
             components.append(child)
+        # What was written, as a prefetch would have loaded it: the answer is built without reading back.
+        row._prefetched_objects_cache = {"modifiers": modifiers, "components": components}
         created.extend(components)
         stored.add(row, components)
     return created
 
 
-def _create_modifiers(line: OrderLine, modifiers: Sequence[Modifier]) -> None:
-    for m in modifiers:
+def _create_modifiers(line: OrderLine, modifiers: Sequence[Modifier]) -> list[OrderLineModifier]:
+    return [
         insert_row(OrderLineModifier(
             line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32], price_delta=m.price_delta
         ))
+        for m in modifiers
+    ]
 
 
 def _reprice(order: Order, stored: selectors.StoredPricing | None = None) -> pricing.Totals:
@@ -629,6 +633,9 @@ def _place_order(*, device, server, order_type, table, covers, lines, customer_n
     _reprice(order, stored)
     if send:
         _send(order, created)
+    # For the caller's answer (selectors.order_as_dict(order, written_lines=...)): the billable lines
+    # as written, in bill order, with their modifiers and components.
+    order.written_lines = sorted((line for line in created if line.parent_id is None), key=lambda line: (line.course, line.pk))
     return order
 
 
