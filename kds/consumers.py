@@ -17,6 +17,7 @@ Close codes: 4401 not a paired device, 4403 not a kitchen screen, 4404 no such s
 1009 frame too big. Connect with `?since=N` to resume after N instead of getting a snapshot.
 """
 
+import asyncio
 import json
 import logging
 import threading
@@ -262,6 +263,16 @@ def perform(board: Board, message: dict) -> dict:
 
 # --- The consumer -------------------------------------------------------------------------------------
 
+_passes: set[asyncio.Future] = set()  # render_frame calls in progress (touched on the event loop only)
+
+
+async def _render_pass(board: Board, since: int | None, at_least: int | None) -> tuple[int, str | None]:
+    future = asyncio.ensure_future(database_sync_to_async(render_frame)(board, since, at_least))
+    _passes.add(future)
+    future.add_done_callback(_passes.discard)
+    return await future
+
+
 
 class StationConsumer(AsyncWebsocketConsumer):
     board: Board | None = None
@@ -310,8 +321,18 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def catch_up(self, since: int | None, at_least: int | None = None) -> None:
         """Send what changed after `since` (None: a full snapshot) and remember where we are."""
-        hit = frame_cache.get((*self.board.key, since), at_least) if since is not None and at_least is not None else None
-        seq, html = hit or await database_sync_to_async(render_frame)(self.board, since, at_least)
+        hit = None
+        if since is not None and at_least is not None:
+            key = (*self.board.key, since)
+            hit = frame_cache.get(key, at_least)
+            loop = asyncio.get_running_loop()
+            in_progress = [future for future in _passes if future.get_loop() is loop]
+            if hit is None and in_progress:
+                # A pass in progress renders every watched station's frame: the screens rung by the
+                # same order wait for it here rather than each queueing a trip to the database thread.
+                await asyncio.wait(in_progress)
+                hit = frame_cache.get(key, at_least)
+        seq, html = hit or await _render_pass(self.board, since, at_least)
         if html is not None:
             await self.send(text_data=html)
         self.seq = seq
