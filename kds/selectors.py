@@ -2,6 +2,7 @@
 through here, so first load and live update never drift apart) and the speed-of-service report."""
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from kds import lifecycle, printing
 from kds.models import Printer, PrintJob, Station, StationEvent, Ticket, TicketItem
 from orders.models import Item, Order, OrderLine, OrderLineModifier
+from orders.selectors import Prepared
 
 RECALL_WINDOW = timedelta(minutes=30)
 RECALL_LIMIT = 6
@@ -69,16 +71,34 @@ class CardItem:
         return self.voided_at is not None
 
 
+# The reads of a card, compiled once (orders.selectors.Prepared): every change to a ticket redraws its
+# card, so they run for every order on every station; the ORM would compile each of them every time.
+_CARD_ORDERS = Prepared(lambda ids: Order.objects.filter(pk__in=ids).order_by().values_list(
+    "pk", "number", "order_type", "source", "customer_name", "table__label", "server__first_name", "server__username"))
+_CARD_ITEMS = Prepared(lambda ids: TicketItem.objects.filter(ticket_id__in=ids).order_by("line__course", "line_id").values_list(
+    "pk", "ticket_id", "line_id", "line__item_id", "quantity", "line__kitchen_name", "line__name",
+    "line__note", "line__seat", "line__course", "done_at", "voided_at", "line__parent_id"))
+_CARD_MODIFIERS = Prepared(lambda ids: OrderLineModifier.objects.filter(line_id__in=ids).order_by("id").values_list(
+    "line_id", "kitchen_name", "name"))
+_CARD_ALLERGENS = Prepared(lambda ids: Item.allergens.through.objects.filter(item_id__in=ids).order_by("allergen__name").values_list(
+    "item_id", "allergen__name"))
+_CARD_PARENTS = Prepared(lambda ids: OrderLine.objects.filter(pk__in=ids).order_by().values_list("pk", "kitchen_name", "name"))
+_EXPO_PREP_TICKETS = Prepared(lambda ids: Ticket.objects.filter(expo_ticket_id__in=ids).order_by().values_list(
+    "pk", "expo_ticket_id", "station_id", "status"))
+_EXPO_PREP_ITEMS = Prepared(lambda ids: TicketItem.objects.filter(ticket_id__in=ids).order_by().values_list(
+    "ticket_id", "line_id", "done_at"))
+_STILL_OPEN = Prepared(lambda ids: Ticket.objects.filter(pk__in=ids).exclude(status=Ticket.Status.DONE), model=Ticket)
+_LAST_SEQS = Prepared(lambda ids: Station.objects.filter(pk__in=ids).order_by().values_list("pk", "last_seq"))
+
+
 def _card_orders(order_ids) -> dict[int, CardOrder]:
     orders = {}
-    for pk, number, order_type, source, customer, table, first_name, username in Order.objects.filter(
-        pk__in=set(order_ids)
-    ).values_list("pk", "number", "order_type", "source", "customer_name", "table__label", "server__first_name", "server__username"):
+    for pk, number, order_type, source, customer, table, first_name, username in _CARD_ORDERS.rows(set(order_ids)):
         orders[pk] = CardOrder(number, printing.describe_where(table, source, order_type), first_name or username or "", customer)
     return orders
 
 
-def _load_cards(stations: dict[int, Station], queryset) -> list[Ticket]:
+def _load_cards(stations: dict[int, Station], queryset: Iterable[Ticket]) -> list[Ticket]:
     """Tickets (of these stations) with everything a card shows, in a few flat queries whatever the
     number of tickets and stations (cards are drawn for every change: this is the hot read).
     Attaches `ticket.card_order` and `ticket.card_items` (CardItem)."""
@@ -102,32 +122,18 @@ def _load_cards(stations: dict[int, Station], queryset) -> list[Ticket]:
 
 
 def _card_items(ticket_ids: list[int]) -> list[CardItem]:
-    rows = list(
-        TicketItem.objects.filter(ticket_id__in=ticket_ids)
-        .order_by("line__course", "line_id")
-        .values_list(
-            "pk", "ticket_id", "line_id", "line__item_id", "quantity", "line__kitchen_name", "line__name",
-            "line__note", "line__seat", "line__course", "done_at", "voided_at", "line__parent_id",
-        )
-    )
+    rows = _CARD_ITEMS.rows(ticket_ids)
     line_ids = [row[2] for row in rows]
     mods: dict[int, list[str]] = defaultdict(list)
-    for line_id, kitchen_name, name in OrderLineModifier.objects.filter(line_id__in=line_ids).order_by("id").values_list(
-        "line_id", "kitchen_name", "name"
-    ):
+    for line_id, kitchen_name, name in _CARD_MODIFIERS.rows(line_ids):
         mods[line_id].append(kitchen_name or name)
     allergens: dict[int, list[str]] = defaultdict(list)
-    for item_id, name in (
-        Item.allergens.through.objects.filter(item_id__in={row[3] for row in rows})
-        .order_by("allergen__name")
-        .values_list("item_id", "allergen__name")
-    ):
+    for item_id, name in _CARD_ALLERGENS.rows({row[3] for row in rows if row[3] is not None}):
         allergens[item_id].append(name)
     parent_ids = {row[12] for row in rows if row[12]}
     parents = {}
     if parent_ids:
-        parents = {pk: kitchen_name or name for pk, kitchen_name, name in
-                   OrderLine.objects.filter(pk__in=parent_ids).values_list("pk", "kitchen_name", "name")}
+        parents = {pk: kitchen_name or name for pk, kitchen_name, name in _CARD_PARENTS.rows(parent_ids)}
     return [
         CardItem(
             pk=pk, ticket_id=ticket_id, line_id=line_id, item_id=item_id, quantity=quantity,
@@ -144,9 +150,7 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
     stations = _all_stations()
     progress: dict[int, list[tuple[Station, str]]] = defaultdict(list)
     done_tickets = set()
-    prep = list(
-        Ticket.objects.filter(expo_ticket_id__in=[t.pk for t in tickets]).values_list("pk", "expo_ticket_id", "station_id", "status")
-    )
+    prep = _EXPO_PREP_TICKETS.rows([t.pk for t in tickets])
     station_of = {}
     for pk, expo_id, station_id, status in prep:
         progress[expo_id].append((stations[station_id], status))
@@ -154,9 +158,7 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
         if status == Ticket.Status.DONE:
             done_tickets.add(pk)
     line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
-    for ticket_id, line_id, done_at in TicketItem.objects.filter(ticket_id__in=station_of).values_list(
-        "ticket_id", "line_id", "done_at"
-    ):
+    for ticket_id, line_id, done_at in _EXPO_PREP_ITEMS.rows(list(station_of)):
         line_stations[line_id].append((station_of[ticket_id], ticket_id in done_tickets or done_at is not None))
     order = {s.pk: (s.position, s.name) for s in stations.values()}
     for ticket in tickets:
@@ -282,7 +284,7 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
     with the same handful of queries whatever their number."""
     stations = {station.pk: station for station, _since in wanted}
     since_of = {station.pk: since for station, since in wanted}
-    seqs = dict(Station.objects.filter(pk__in=stations).values_list("pk", "last_seq"))
+    seqs = dict(_LAST_SEQS.rows(list(stations)))
     behind = Q(pk__in=[])
     for station_id, since in since_of.items():
         if since is not None and 0 <= since < seqs[station_id]:
@@ -309,8 +311,7 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
             replays[station_id] = station_events
 
     touched = {ticket_id for evs in replays.values() for _seq, ticket_id, _kind in evs if ticket_id is not None}
-    still_open = Ticket.objects.filter(pk__in=touched).exclude(status=Ticket.Status.DONE)
-    cards = {t.pk: t for t in _load_cards(stations, still_open)} if touched else {}
+    cards = {t.pk: t for t in _load_cards(stations, _STILL_OPEN.instances(list(touched)))} if touched else {}
     for station_id, station_events in replays.items():
         ids = {ticket_id for _seq, ticket_id, _kind in station_events if ticket_id is not None}
         upserts = _sorted(cards[i] for i in ids if i in cards)
