@@ -273,7 +273,6 @@ async def _render_pass(board: Board, since: int | None, at_least: int | None) ->
     return await future
 
 
-
 class StationConsumer(AsyncWebsocketConsumer):
     board: Board | None = None
     seq: int = 0
