@@ -69,8 +69,9 @@ def seal_text_lines(record: SealedRecord, width: int = 42) -> list[str]:
     """The seal block of a receipt as plain lines for an ESC/POS printer (print the QR separately with
     `qr_content(record)`, e.g. python-escpos' `printer.qr(...)`)."""
     lines = [document_label(record).center(width)]
-    lines.append(f"{_('No.')} {record.type_seq}  ·  {_('Seq.')} {record.chain}/{record.seq}"[:width])
-    lines.append(f"{_('Signature')}: {record.signature_excerpt}  ({_('key')} {record.key_id[:8]})"[:width])
+    number, seq, signature, key = _("No."), _("Seq."), _("Signature"), _("key")
+    lines.append(f"{number} {record.type_seq}  ·  {seq} {record.chain}/{record.seq}"[:width])
+    lines.append(f"{signature}: {record.signature_excerpt}  ({key} {record.key_id[:8]})"[:width])
     lines.append(date_format(record.timestamp, "SHORT_DATETIME_FORMAT")[:width])
     return lines
 
@@ -87,10 +88,19 @@ def escpos_qr(content: str, *, size: int = 4) -> bytes:
             + b"\x1d(k" + bytes([store & 0xFF, store >> 8]) + b"1P0" + data + gs_k(b"1Q0"))
 
 
+# Characters our texts use that the printers' CP858 code page lacks, and what prints instead.
+PRINTABLE = str.maketrans({"·": "-", "…": "...", "–": "-", "—": "-", "×": "x", "\u202f": " ", "\u00a0": " "})
+
+
+def printer_text(text: str) -> bytes:
+    """`text` in the receipt printers' code page (CP858, which has €)."""
+    return text.translate(PRINTABLE).encode("cp858", errors="replace")
+
+
 def seal_escpos(record: SealedRecord) -> bytes:
     """The seal block for a receipt printer: centred text lines, then the QR code (CP858 text)."""
-    text = "\n".join(seal_text_lines(record)).replace("·", "-") + "\n"
-    return b"\x1ba\x01" + text.encode("cp858", errors="replace") + escpos_qr(qr_content(record)) + b"\n\x1ba\x00"
+    text = "\n".join(seal_text_lines(record)) + "\n"
+    return b"\x1ba\x01" + printer_text(text) + escpos_qr(qr_content(record)) + b"\n\x1ba\x00"
 
 
 # --- Z report -----------------------------------------------------------------------------------------
@@ -131,7 +141,7 @@ def z_report_text(closure: SealedRecord, width: int = 42) -> str:
     lines = [
         _("Z REPORT").center(width),
         f"{ctx['kind']} {ctx['period']}".center(width),
-        f"{_('Closure')} {closure.type_seq} · {_('Seq.')} {closure.seq}".center(width),
+        "{} {} · {} {}".format(_("Closure"), closure.type_seq, _("Seq."), closure.seq).center(width),
         "-" * width,
     ]
     for rtype, t in ctx["by_type"].items():
@@ -150,15 +160,15 @@ def z_report_text(closure: SealedRecord, width: int = 42) -> str:
     if data.get("first_seq"):
         lines.append(pair(_("Receipts"), f"{data['first_seq']}–{data['last_seq']}"))
     if data.get("last_hash"):
-        lines.append(f"{_('Last receipt hash')}: {data['last_hash'][:16]}…"[:width])
-    lines.append(f"{_('Signature')}: {closure.signature_excerpt}  {date_format(closure.timestamp, 'SHORT_DATETIME_FORMAT')}"[:width])
+        lines.append("{}: {}…".format(_("Last receipt hash"), data["last_hash"][:16])[:width])
+    signed_at = date_format(closure.timestamp, "SHORT_DATETIME_FORMAT")
+    lines.append("{}: {}  {}".format(_("Signature"), closure.signature_excerpt, signed_at)[:width])
     return "\n".join(lines) + "\n"
 
 
 def z_report_escpos(closure: SealedRecord) -> bytes:
     """ESC/POS bytes for a receipt printer: init, the text in CP858 (€-capable), feed and cut."""
-    text = z_report_text(closure).replace("·", "-").replace("…", "...").replace("–", "-").replace("×", "x")
-    return b"\x1b@" + b"\x1bt\x13" + text.encode("cp858", errors="replace") + b"\n\n\n\x1dV\x00"
+    return b"\x1b@" + b"\x1bt\x13" + printer_text(z_report_text(closure)) + b"\n\n\n\x1dV\x00"
 
 
 def print_z_report(closure: SealedRecord) -> bool:

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from kds import selectors
 from kds.models import Printer, PrintJob, Screen, Station, StationEvent, Ticket
@@ -80,7 +81,7 @@ class PrintJobAdmin(admin.ModelAdmin):
     @admin.action(description=_("Print again now"))
     def retry_now(self, request, queryset):
         count = queryset.update(status=PrintJob.Status.PENDING, next_attempt_at=timezone.now(), attempts=0)
-        messages.success(request, _("%(n)d job(s) queued.") % {"n": count})
+        messages.success(request, ngettext("%(n)d job queued.", "%(n)d jobs queued.", count) % {"n": count})
 
 
 @admin.register(Ticket)

@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -145,7 +145,11 @@ def pin_login(request):
             if result.locked_until:
                 error, status = _locked_message(result.locked_until, now), 429
             else:
-                error = _("Wrong PIN. %(count)d attempt(s) left before the lock.") % {"count": result.attempts_left}
+                error = ngettext(
+                    "Wrong PIN. %(count)d attempt left before the lock.",
+                    "Wrong PIN. %(count)d attempts left before the lock.",
+                    result.attempts_left,
+                ) % {"count": result.attempts_left}
                 status = 400
     chosen_lock = access.pin_locked_until(chosen, now=now) if chosen else None
     if chosen_lock and not error:
