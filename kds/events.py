@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import threading
+from contextlib import contextmanager
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -35,9 +36,26 @@ def station_group(slug: str) -> str:
     return f"station.{slug}"
 
 
+_serving = threading.local()
+
+
+@contextmanager
+def serving(loop: asyncio.AbstractEventLoop):
+    """Within: this thread works for `loop` (kds.http runs each request so), and what it publishes
+    is handed to that loop."""
+    _serving.loop = loop
+    try:
+        yield
+    finally:
+        _serving.loop = None
+
+
 def _server_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop that runs this worker thread's request or step, if any (as async_to_sync
-    finds it)."""
+    """The event loop this worker thread works for, if any: the one `serving` names, else the one
+    asgiref runs this thread's step or consumer call for (as async_to_sync finds it)."""
+    loop = getattr(_serving, "loop", None)
+    if loop is not None:
+        return loop if loop.is_running() and not loop.is_closed() else None
     local = SyncToAsync.threadlocal
     if getattr(local, "main_event_loop_pid", None) != os.getpid():
         return None
