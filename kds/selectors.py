@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kds import lifecycle, printing
@@ -88,6 +88,18 @@ _EXPO_PREP_TICKETS = Prepared(lambda ids: Ticket.objects.filter(expo_ticket_id__
 _EXPO_PREP_ITEMS = Prepared(lambda ids: TicketItem.objects.filter(ticket_id__in=ids).order_by().values_list(
     "ticket_id", "line_id", "done_at"))
 _STILL_OPEN = Prepared(lambda ids: Ticket.objects.filter(pk__in=ids).exclude(status=Ticket.Status.DONE), model=Ticket)
+_STATIONS = Prepared(lambda: Station.objects.all(), model=Station)
+
+
+def _events_in(*ranges) -> QuerySet:
+    """The events of (station id, after seq, up to seq) triples: one query whatever their number."""
+    wanted = Q(pk__in=[])
+    for i in range(0, len(ranges), 3):
+        wanted |= Q(station_id=ranges[i], seq__gt=ranges[i + 1], seq__lte=ranges[i + 2])
+    return StationEvent.objects.filter(wanted).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
+
+
+_EVENTS_IN = Prepared(_events_in)
 _LAST_SEQS = Prepared(lambda ids: Station.objects.filter(pk__in=ids).order_by().values_list("pk", "last_seq"))
 
 
@@ -167,8 +179,13 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
             item.stations = sorted(line_stations.get(item.line_id, []), key=lambda sd: order[sd[0].pk])
 
 
+def all_stations() -> list[Station]:
+    """Every station, in screen order (read on every order sent and every expo frame)."""
+    return _STATIONS.instances()
+
+
 def _all_stations() -> dict[int, Station]:
-    return {s.pk: s for s in Station.objects.all()}
+    return {s.pk: s for s in all_stations()}
 
 
 def _sorted(tickets) -> list[Ticket]:
@@ -285,15 +302,13 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
     stations = {station.pk: station for station, _since in wanted}
     since_of = {station.pk: since for station, since in wanted}
     seqs = dict(_LAST_SEQS.rows(list(stations)))
-    behind = Q(pk__in=[])
+    ranges = []
     for station_id, since in since_of.items():
         if since is not None and 0 <= since < seqs[station_id]:
             # At most one event more than we would replay: more than that is a snapshot anyway.
-            behind |= Q(station_id=station_id, seq__gt=since, seq__lte=since + REPLAY_LIMIT + 1)
+            ranges += [station_id, since, since + REPLAY_LIMIT + 1]
     events: dict[int, list[tuple[int, int | None, str]]] = defaultdict(list)
-    for station_id, seq, ticket_id, kind in (
-        StationEvent.objects.filter(behind).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
-    ):
+    for station_id, seq, ticket_id, kind in (_EVENTS_IN.rows(*ranges) if ranges else []):
         events[station_id].append((seq, ticket_id, kind))
 
     results: dict[int, CatchUp] = {}

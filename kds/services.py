@@ -25,10 +25,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kds import lifecycle, printing
+from kds.selectors import all_stations
 from kds.events import publish_on_commit
 from kds.models import PrintJob, Printer, Screen, Station, StationEvent, Ticket, TicketItem
 from orders.models import Device, Order, OrderLine
-from orders.selectors import insert_row
+from orders.selectors import Prepared, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,10 @@ def _store(numbered: list[tuple[Station, str, Ticket | None, int]], *, stamp_tic
     """Write the events, stamp the (already saved) tickets with their latest number, and ring each
     station once after commit."""
     now = timezone.now()
-    for station, kind, ticket, seq in numbered:
-        insert_row(StationEvent(station_id=station.pk, seq=seq, kind=kind, ticket=ticket, created_at=now))
+    insert_rows([
+        StationEvent(station_id=station.pk, seq=seq, kind=kind, ticket=ticket, created_at=now)
+        for station, kind, ticket, seq in numbered
+    ])
     if stamp_tickets:
         latest = {ticket.pk: ticket.seq for _station, _kind, ticket, _seq in numbered if ticket is not None}
         for ticket_id, seq in latest.items():
@@ -127,6 +130,14 @@ def _ring(station: Station) -> None:
 
 
 # --- Routing ------------------------------------------------------------------------------------------
+
+# Read on every send (orders.services calls in with its order transaction open), compiled once.
+_ITEM_ROUTES = Prepared(lambda items, stations: Station.items.through.objects.filter(
+    item_id__in=items, station_id__in=stations).order_by().values_list("item_id", "station_id"))
+_CATEGORY_ROUTES = Prepared(lambda categories, stations: Station.categories.through.objects.filter(
+    category_id__in=categories, station_id__in=stations).order_by().values_list("category_id", "station_id"))
+_PRINTERS = Prepared(lambda stations: Printer.objects.filter(station_id__in=stations, enabled=True).order_by("pk"),
+                     model=Printer)
 
 
 def _kitchen_lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
@@ -155,14 +166,10 @@ def route(lines: Iterable[OrderLine], stations: Sequence[Station]) -> dict[int, 
     item_ids = {line.item_id for line in lines}
     category_ids = {line.item.category_id for line in lines}
     by_item: dict[int, list[Station]] = defaultdict(list)
-    for item_id, station_id in Station.items.through.objects.filter(
-        item_id__in=item_ids, station_id__in=prep
-    ).values_list("item_id", "station_id"):
+    for item_id, station_id in _ITEM_ROUTES.rows(item_ids, list(prep)):
         by_item[item_id].append(prep[station_id])
     by_category: dict[int, list[Station]] = defaultdict(list)
-    for category_id, station_id in Station.categories.through.objects.filter(
-        category_id__in=category_ids, station_id__in=prep
-    ).values_list("category_id", "station_id"):
+    for category_id, station_id in _CATEGORY_ROUTES.rows(category_ids, list(prep)):
         by_category[category_id].append(prep[station_id])
     default = [s for s in prep.values() if s.is_default]
     routes = {}
@@ -183,7 +190,7 @@ def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[T
         lines = _kitchen_lines(lines)
         if not lines:
             return []
-        stations = list(Station.objects.all())
+        stations = all_stations()
         expo = next((s for s in stations if s.is_expo), None)
         routes = route(lines, stations)
         now = timezone.now()
@@ -220,19 +227,18 @@ def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[T
         numbered = _number(changes)  # numbers first, so the tickets are written with theirs
         # Expo tickets first: the preparation tickets of the same send point at theirs.
         expo_tickets = [t for t in tickets if t.station.is_expo]
-        # Row by row with statements compiled once (orders.selectors.insert_row): cheaper than
-        # bulk_create's compilation for the handful of rows an order makes.
-        for ticket in expo_tickets:
-            insert_row(ticket)
+        # Statements compiled once (orders.selectors.insert_rows), one for each kind of row.
+        insert_rows(expo_tickets)
         expo_of_course = {t.course: t for t in expo_tickets}
         prep_tickets = [t for t in tickets if not t.station.is_expo]
         for ticket in prep_tickets:
             ticket.expo_ticket = expo_of_course.get(ticket.course)
-        for ticket in prep_tickets:
-            insert_row(ticket)
-        for ticket, (_station, _course, station_lines) in zip(tickets, plan):
-            for line in station_lines:
-                insert_row(TicketItem(ticket=ticket, line=line, quantity=line.quantity))
+        insert_rows(prep_tickets)
+        insert_rows([
+            TicketItem(ticket=ticket, line=line, quantity=line.quantity)
+            for ticket, (_station, _course, station_lines) in zip(tickets, plan)
+            for line in station_lines
+        ])
         _store(numbered, stamp_tickets=False)
         _queue_prints(order, [(t, lines_) for t, (_s, _c, lines_) in zip(tickets, plan) if t.status == Ticket.Status.NEW])
         return tickets
@@ -426,7 +432,7 @@ def _update_expo(expo_ids: set[int], changes: _Changes) -> None:
 
 def _station_printers(station_ids: Iterable[int]) -> dict[int, Printer]:
     printers = {}
-    for printer in Printer.objects.filter(station_id__in=set(station_ids), enabled=True).order_by("pk"):
+    for printer in _PRINTERS.instances(list(station_ids)):
         printers.setdefault(printer.station_id, printer)
     return printers
 

@@ -49,6 +49,7 @@ from django.utils.translation import gettext as _
 
 from fiscal import codes
 from orders.models import Device, User, hash_token
+from orders.selectors import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ def set_device_cookie(response: HttpResponse, device: Device) -> None:
     )
 
 
+# Every request of a tablet or a screen reads its device: compiled once (orders.selectors.Prepared).
+_DEVICE_BY_ID = Prepared(lambda pk: Device.objects.filter(pk=pk, revoked_at__isnull=True), model=Device)
+_DEVICE_BY_TOKEN = Prepared(lambda digest: Device.objects.filter(token_hash=digest, revoked_at__isnull=True), model=Device)
+
+
 def device_from_cookie(value: str | None) -> Device | None:
     if not value:
         return None
@@ -77,9 +83,9 @@ def device_from_cookie(value: str | None) -> Device | None:
         data = signing.loads(value, salt=COOKIE_SALT)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or type(data.get("id")) is not int:
         return None
-    device = Device.objects.filter(pk=data.get("id"), revoked_at__isnull=True).first()
+    device = next(iter(_DEVICE_BY_ID.instances(data["id"])), None)
     if device is None or device.token_hash[:16] != data.get("t"):
         return None
     return device
@@ -88,7 +94,7 @@ def device_from_cookie(value: str | None) -> Device | None:
 def device_from_token(token: str | None) -> Device | None:
     if not token or len(token) > 200:
         return None
-    return Device.objects.filter(token_hash=hash_token(token), revoked_at__isnull=True).first()
+    return next(iter(_DEVICE_BY_TOKEN.instances(hash_token(token))), None)
 
 
 def bearer_token(authorization: str | None) -> str | None:

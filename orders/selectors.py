@@ -2,7 +2,7 @@
 
 Services call `order_totals` to price what is stored; views and the API call the rest. The reads on the
 till's and the payment's hot paths are `Prepared` (compiled once, see "Compiled statements" below);
-`insert_row` and `update_row` beside it are the only writes in this module: the same idea for the rows
+`insert_row(s)` and `update_row(s)` beside it are the only writes in this module: the same idea for the rows
 those paths write (orders.services and orders.idempotency call them).
 """
 
@@ -71,11 +71,12 @@ class Prepared:
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
         params = list(params)
+        seen = [str(param) for param in params]  # a text column's lookup turns its stand-in into text
         slots = []
         for stand_in in stand_ins:
-            values = stand_in if isinstance(stand_in, list) else [stand_in]
-            first = params.index(values[0]) if values[0] in params else -1
-            if first < 0 or params[first:first + len(values)] != values or params.count(values[0]) != 1:
+            values = [str(value) for value in (stand_in if isinstance(stand_in, list) else [stand_in])]
+            first = seen.index(values[0]) if values[0] in seen else -1
+            if first < 0 or seen[first:first + len(values)] != values or seen.count(values[0]) != 1:
                 raise ImproperlyConfigured(f"Prepared query: an argument is not one SQL parameter in {sql}")
             slots.append((first, len(values)))
         columns = [column[0] for column in compiler.select[: compiler.col_count]]
@@ -150,39 +151,75 @@ def _with_kinds(fields) -> list[tuple[Any, tuple]]:
 def insert_row(obj: Model) -> Model:
     """INSERT `obj`, a new row (the one `Model.objects.create` would write), and set the primary key the
     database gave it."""
+    insert_rows([obj])
+    return obj
+
+
+def insert_rows(objs: Sequence[Model]) -> Sequence[Model]:
+    """INSERT new rows of one model in one statement (as bulk_create would, without compiling it each
+    time), and set the primary keys the database gave them, in order (RETURNING; one statement a row
+    where the database cannot return them)."""
+    if not objs:
+        return objs
     connection = connections[DEFAULT_DB_ALIAS]
-    key = ("insert", type(obj), connection.vendor)
+    model = type(objs[0])
+    returning = connection.features.can_return_rows_from_bulk_insert
+    if not returning and len(objs) > 1:
+        for obj in objs:
+            insert_rows([obj])
+        return objs
+    key = ("insert", model, connection.vendor, len(objs))
     if key not in _statements:
-        meta, qn = obj._meta, connection.ops.quote_name
+        meta, qn = model._meta, connection.ops.quote_name
         fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+        row = f"({', '.join(['%s'] * len(fields))})"
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-               f"VALUES ({', '.join(['%s'] * len(fields))})")
-        returning = connection.features.can_return_columns_from_insert
+               f"VALUES {', '.join([row] * len(objs))}")
         if returning:
             sql += f" RETURNING {qn(meta.pk.column)}"
-        _statements[key] = (sql, _with_kinds(fields), returning)
-    sql, fields, returning = _statements[key]
+        _statements[key] = (sql, _with_kinds(fields))
+    sql, fields = _statements[key]
+    params = []
+    for obj in objs:
+        params += _db_values(fields, [f.pre_save(obj, True) for f, _as_is in fields], connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _db_values(fields, [f.pre_save(obj, True) for f, _as_is in fields], connection))
-        obj.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    obj._state.adding, obj._state.db = False, connection.alias
-    return obj
+        cursor.execute(sql, params)
+        if returning:
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        else:
+            objs[0].pk = cursor.lastrowid
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
 
 
 def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: dict[str, Any] | None = None) -> int:
     """UPDATE row `pk` of `model` with `values` (by field name), only if its columns equal `where` (a
-    compare-and-set; no None there). Returns the number of rows changed, as QuerySet.update does."""
+    compare-and-set; None there means IS NULL). Returns the number of rows changed, as QuerySet.update
+    does."""
+    return update_rows(model, [pk], values, where=where)
+
+
+def update_rows(model: type[Model], pks: Sequence[int], values: dict[str, Any], *, where: dict[str, Any] | None = None) -> int:
+    """`update_row` for the rows `pks` at once."""
+    if not pks:
+        return 0
     connection = connections[DEFAULT_DB_ALIAS]
     where = where or {}
-    key = ("update", model, connection.vendor, tuple(values), tuple(where))
+    key = ("update", model, connection.vendor, len(pks), tuple(values), tuple((n, v is None) for n, v in where.items()))
     if key not in _statements:
         meta, qn = model._meta, connection.ops.quote_name
-        assigned, compared = [meta.get_field(n) for n in values], [meta.get_field(n) for n in where]
-        sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in assigned)} "
-               f"WHERE {' AND '.join(f'{qn(f.column)} = %s' for f in [meta.pk, *compared])}")
+        assigned = [meta.get_field(n) for n in values]
+        compared = [meta.get_field(n) for n, v in where.items() if v is not None]
+        null = [meta.get_field(n) for n, v in where.items() if v is None]
+        pk_test = f"{qn(meta.pk.column)} = %s" if len(pks) == 1 else f"{qn(meta.pk.column)} IN ({', '.join(['%s'] * len(pks))})"
+        tests = [pk_test, *(f"{qn(f.column)} = %s" for f in compared), *(f"{qn(f.column)} IS NULL" for f in null)]
+        sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in assigned)} WHERE {' AND '.join(tests)}"
         _statements[key] = (sql, _with_kinds(assigned), _with_kinds(compared))
     sql, assigned, compared = _statements[key]
-    params = [*_db_values(assigned, values.values(), connection), pk, *_db_values(compared, where.values(), connection)]
+    params = [*_db_values(assigned, values.values(), connection), *pks,
+              *_db_values(compared, [v for v in where.values() if v is not None], connection)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

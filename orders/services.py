@@ -31,7 +31,7 @@ from fiscal import services as fiscal
 from kds import services as kitchen
 from kds.events import publish_on_commit
 from orders import idempotency, pricing, receipts, selectors
-from orders.selectors import Prepared, insert_row, update_row
+from orders.selectors import Prepared, insert_row, insert_rows, update_row, update_rows
 from orders.business_day import business_day
 from orders.models import (
     AccountSettlement,
@@ -442,43 +442,56 @@ def _give_back_stock(lines: Sequence[OrderLine]) -> None:
 def _create_lines(order: Order, resolved: Sequence[_Resolved], stored: selectors.StoredPricing) -> list[OrderLine]:
     """Write the lines (and set-menu components) as PENDING, or HELD when their course is held, and
     add them to `stored` (the order's lines as read before: `_reprice` then has nothing to read back).
-    A new line's total is its gross (no discount yet)."""
-    created = []
+    A new line's total is its gross (no discount yet). Rows are numbered in the order they are tapped,
+    a set menu's components right after it; each run of rows goes in one INSERT, the modifiers of all
+    of them in one more."""
+    created: list[OrderLine] = []
+    batch: list[OrderLine] = []  # rows waiting for their INSERT
+    modifiers: list[tuple[OrderLine, Modifier]] = []
     for line in resolved:
         spec = line.spec
         status = OrderLine.Status.HELD if spec.hold or spec.course in stored.held_courses else OrderLine.Status.PENDING
-        row = insert_row(OrderLine(
+        row = OrderLine(
             order=order, item=line.item, name=line.item.name, kitchen_name=line.item.kitchen_name or line.item.name[:32],
             quantity=spec.quantity, unit_price=line.unit_price, vat_rate=line.vat_rate, note=spec.note.strip(),
             seat=spec.seat, course=spec.course, status=status, standalone_price=line.unit_price,
             total=pricing.money(line.unit_price * spec.quantity),
-        ))
-        modifiers = _create_modifiers(row, line.modifiers)
-        created.append(row)
-        components = []
+        )
+        row._prefetched_objects_cache = {"modifiers": [], "components": []}
+        modifiers += [(row, m) for m in line.modifiers]
+        batch.append(row)
+        if line.components:
+            insert_rows(batch)  # the components point at their set menu: it needs its id first
+            batch = []
         for component in line.components:
-            child = insert_row(OrderLine(
+            child = OrderLine(
                 order=order, item=component.item, parent=row, name=component.item.name,
                 kitchen_name=component.item.kitchen_name or component.item.name[:32], quantity=spec.quantity,
                 unit_price=Decimal("0.00"), standalone_price=component.unit_price, vat_rate=component.vat_rate,
                 seat=spec.seat, course=spec.course, status=status,
-            ))
-            child._prefetched_objects_cache = {"modifiers": _create_modifiers(child, component.modifiers), "components": []}
-            components.append(child)
-        # What was written, as a prefetch would have loaded it: the answer is built without reading back.
-        row._prefetched_objects_cache = {"modifiers": modifiers, "components": components}
-        created.extend(components)
-        stored.add(row, components)
+            )
+            # What is written, as a prefetch would have loaded it: the answer is built without reading back.
+            child._prefetched_objects_cache = {"modifiers": [], "components": []}
+            modifiers += [(child, m) for m in component.modifiers]
+            row._prefetched_objects_cache["components"].append(child)
+            batch.append(child)
+        created.append(row)
+        created.extend(row._prefetched_objects_cache["components"])
+    insert_rows(batch)
+    for line_modifier in _create_modifiers(modifiers):
+        line_modifier.line._prefetched_objects_cache["modifiers"].append(line_modifier)
+    for row in created:
+        if row.parent_id is None:
+            stored.add(row, row._prefetched_objects_cache["components"])
     return created
 
 
-def _create_modifiers(line: OrderLine, modifiers: Sequence[Modifier]) -> list[OrderLineModifier]:
-    return [
-        insert_row(OrderLineModifier(
-            line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32], price_delta=m.price_delta
-        ))
-        for m in modifiers
-    ]
+def _create_modifiers(modifiers: Sequence[tuple[OrderLine, Modifier]]) -> Sequence[OrderLineModifier]:
+    return insert_rows([
+        OrderLineModifier(line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32],
+                          price_delta=m.price_delta)
+        for line, m in modifiers
+    ])
 
 
 def _reprice(order: Order, stored: selectors.StoredPricing | None = None) -> pricing.Totals:
@@ -506,9 +519,10 @@ def _send(order: Order, lines: Sequence[OrderLine]) -> list[OrderLine]:
     if not lines:
         return []
     now = timezone.now()
-    ids = [line.pk for line in lines]
-    OrderLine.objects.filter(pk__in=ids, status=OrderLine.Status.PENDING).update(status=OrderLine.Status.SENT, sent_at=now)
-    OrderLine.objects.filter(pk__in=ids, status=OrderLine.Status.HELD, sent_at__isnull=True).update(sent_at=now)
+    pending = [line.pk for line in lines if line.status == OrderLine.Status.PENDING]
+    held = [line.pk for line in lines if line.status == OrderLine.Status.HELD and line.sent_at is None]
+    update_rows(OrderLine, pending, {"status": OrderLine.Status.SENT, "sent_at": now}, where={"status": OrderLine.Status.PENDING})
+    update_rows(OrderLine, held, {"sent_at": now}, where={"status": OrderLine.Status.HELD, "sent_at": None})
     for line in lines:
         if line.status == OrderLine.Status.PENDING:
             line.status, line.sent_at = OrderLine.Status.SENT, now

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from fiscal import chain, keys
 from fiscal.services import find_receipt
 from orders import receipts, selectors, services
-from orders.models import Item, Order, OrderLine, Payment
+from orders.models import Item, Order, OrderLine, OrderLineModifier, Payment
 from orders.selectors import Prepared
 from tests.orders.conftest import formule_line, line
 
@@ -132,12 +132,12 @@ def test_it_adds_a_line_to_a_held_course_as_held_without_asking_again(menu, plac
     assert len(queries) == 8
 
 
-def test_it_adds_a_line_with_modifiers_in_one_statement_per_row(menu, place):
+def test_it_adds_a_line_with_its_modifiers_in_one_statement_each(menu, place):
     order = place([line(menu.wine)], send=False)
     with CaptureQueriesContext(connection) as queries:
         services.add_lines(order=order, lines=[line(menu.steak, modifiers=[menu.saignant, menu.poivre, menu.egg])])
-    # as a one-tap item, plus the chosen modifiers read, and one INSERT per modifier row
-    assert len(queries) == 8 + 1 + 3
+    # as a one-tap item, plus the chosen modifiers read, and one INSERT for all the modifier rows
+    assert len(queries) == 8 + 1 + 1
 
 
 def test_it_places_an_order_without_reading_back_what_it_wrote(warm, menu, place):
@@ -146,14 +146,25 @@ def test_it_places_an_order_without_reading_back_what_it_wrote(warm, menu, place
         order = place(lines, send=False)
     statements = _statements(queries)
     # menu: items, modifiers, modifier groups, slots, slot choices (5); the number (counter UPDATE …
-    # RETURNING) and the order INSERT in a savepoint (4); 4 lines + 3 components + 2 modifier rows (9
-    # INSERTs); the order total (1); the service's own savepoint (2). Nothing read back.
+    # RETURNING) and the order INSERT in a savepoint (4); the lines in two INSERTs (the steak and the
+    # set menu; its 3 components, the dessert and the wine) and the 2 modifier rows in one (3); the
+    # order total (1); the service's own savepoint (2). Nothing read back.
     assert statements.count("SELECT") == 5
-    assert statements.count("INSERT") == 1 + 7 + 2
-    assert len(statements) == 21
+    assert statements.count("INSERT") == 1 + 2 + 1
+    assert len(statements) == 15
     order.refresh_from_db()
     assert order.total == D("24.00") + D("19.50") + D("8.00") + D("6.00")
-    assert OrderLine.objects.filter(order=order).count() == 7
+    stored = list(OrderLine.objects.filter(order=order).order_by("pk"))
+    assert len(stored) == 7
+    # Numbered in the order they were tapped, the set menu's components right after it.
+    assert [row.item_id for row in stored] == [
+        menu.steak.pk, menu.formule.pk, menu.burger.pk, menu.fries.pk, menu.soda.pk, menu.dessert.pk, menu.wine.pk,
+    ]
+    assert [row.parent_id for row in stored] == [None, None, stored[1].pk, stored[1].pk, stored[1].pk, None, None]
+    modifiers = OrderLineModifier.objects.filter(line__order=order).order_by("pk")
+    assert [(m.line_id, m.modifier_id) for m in modifiers] == [
+        (stored[0].pk, menu.saignant.pk), (stored[2].pk, menu.a_point.pk),
+    ]
 
 
 def test_it_returns_the_placed_order_without_reading_it_again(warm, menu, place, till):
