@@ -75,11 +75,33 @@ async def _send_all(layer, batch: list[tuple[str, dict]]) -> None:
         await _send(layer, group, event)
 
 
+def _coalesced(batch: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """The batch without the doorbells a later one in it supersedes: an event with an integer "seq"
+    ("station S has events up to N") says all that an earlier one to the same group, equal but for
+    a lower seq, said. Under load, when several commits reach the loop together, screens are rung
+    once for all of them. The others keep their order."""
+    latest: dict[tuple, int] = {}
+    keys: dict[int, tuple] = {}
+    for position, (group, event) in enumerate(batch):
+        if type(event.get("seq")) is not int:
+            continue
+        key = (group, *sorted((k, v) for k, v in event.items() if k != "seq"))
+        try:
+            hash(key)
+        except TypeError:  # a value that is not a plain one: sent as it is
+            continue
+        keys[position] = key
+        if key not in latest or event["seq"] >= batch[latest[key]][1]["seq"]:
+            latest[key] = position
+    return [(group, event) for position, (group, event) in enumerate(batch)
+            if position not in keys or latest[keys[position]] == position]
+
+
 def _flush(layer) -> None:
     """On the loop: send everything handed over since the last flush, in one task."""
     loop = asyncio.get_running_loop()
     with _queued_lock:
-        batch = _queued.pop(loop, [])
+        batch = _coalesced(_queued.pop(loop, []))
     if batch:
         task = loop.create_task(_send_all(layer, batch))
         _pending.add(task)
