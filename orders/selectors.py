@@ -133,6 +133,7 @@ _statements: dict[tuple, tuple] = {}
 _AS_IS = {
     **dict.fromkeys(("CharField", "TextField", "SlugField"), (str, type(None))),
     "DecimalField": (Decimal, type(None)),
+    **dict.fromkeys(("DateTimeField", "DateField", "TimeField", "DurationField"), (type(None),)),
     "BooleanField": (bool, type(None)),
     **dict.fromkeys(
         ("IntegerField", "SmallIntegerField", "BigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
