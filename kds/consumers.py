@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import connection
 
 from kds import selectors, services
+from kds.hub import hub_for_loop
 from kds.models import READY_BOARD_SLUG, Station
 from orders.access import device_from_scope
 from orders.models import Device
@@ -283,6 +284,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.board = None
         self.joined: list[str] = []
+        self.hub = hub_for_loop()
+        self.frames_lock = asyncio.Lock()  # one catch-up at a time: frames leave in seq order
         device = await database_sync_to_async(device_from_scope)(self.scope)
         if device is None:
             await self.close(code=4401)
@@ -305,14 +308,14 @@ class StationConsumer(AsyncWebsocketConsumer):
         if getattr(self, "board", None) is not None:
             watched.remove(self.board)
         for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.hub.leave(group, self)
 
     async def join_groups(self) -> None:
+        """Through this process's hub (kds.hub): the group messages reach this screen's handlers."""
         groups = [self.board.group, "alerts"] + (["menu"] if self.board.kind != "ready" else [])
         for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.hub.join(group, self)
         self.joined = groups
-        self.joined_at = time.monotonic()
 
     def since_from_query(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -320,6 +323,17 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def catch_up(self, since: int | None, at_least: int | None = None) -> None:
         """Send what changed after `since` (None: a full snapshot) and remember where we are."""
+        async with self.frames_lock:
+            await self._catch_up(since, at_least)
+
+    async def catch_up_to(self, seq: int) -> None:
+        """A doorbell announced `seq`: send what changed since the last frame, unless a frame sent
+        meanwhile already went that far."""
+        async with self.frames_lock:
+            if seq > self.seq:
+                await self._catch_up(self.seq, seq)
+
+    async def _catch_up(self, since: int | None, at_least: int | None) -> None:
         hit = None
         if since is not None and at_least is not None:
             key = (*self.board.key, since)
@@ -358,7 +372,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         if event.get("station") != self.board.station.slug or not isinstance(event.get("seq"), int):
             return
         if event["seq"] > self.seq:
-            await self.catch_up(self.seq, at_least=event["seq"])
+            await self.catch_up_to(event["seq"])
 
     async def kds_alert(self, event):
         if self.board is not None:
@@ -412,8 +426,7 @@ class StationConsumer(AsyncWebsocketConsumer):
     async def heartbeat(self) -> None:
         """Every few seconds: answer, catch up if a doorbell was lost (another process without Redis,
         a full channel), refresh the alert banner if it changed, re-join groups now and then."""
-        if time.monotonic() - self.joined_at > REJOIN_EVERY:
-            await self.join_groups()
+        await self.hub.refresh(self.joined, older_than=REJOIN_EVERY)
         seq, fingerprint = await database_sync_to_async(_heartbeat_state)(self.board)
         if seq != self.seq:
             await self.catch_up(self.seq)
