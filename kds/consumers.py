@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -36,6 +35,7 @@ from django.db import connection
 
 from kds import selectors, services
 from kds.hub import hub_for_loop
+from kds.lanes import in_service_lane
 from kds.models import READY_BOARD_SLUG, Station
 from orders.access import device_from_scope
 from orders.models import Device
@@ -150,9 +150,9 @@ watched = _Watched()
 
 
 def keep_connection() -> None:
-    """Keep this thread's database connection between frames. Consumers' database work runs in one
-    long-lived thread (database_sync_to_async), which otherwise opens a fresh connection for every
-    frame (CONN_MAX_AGE=0): that costs more than the frame itself. A connection that failed is still
+    """Keep this thread's database connection between frames. Consumers' database work runs in the
+    service lane's one long-lived thread (kds.lanes), which otherwise opens a fresh connection for
+    every frame (CONN_MAX_AGE=0): that costs more than the frame itself. A connection that failed is still
     closed and replaced by close_old_connections (errors, autocommit left off)."""
     connection.ensure_connection()
     connection.close_at = None
@@ -268,7 +268,7 @@ _passes: set[asyncio.Future] = set()  # render_frame calls in progress (touched 
 
 
 async def _render_pass(board: Board, since: int | None, at_least: int | None) -> tuple[int, str | None]:
-    future = asyncio.ensure_future(database_sync_to_async(render_frame)(board, since, at_least))
+    future = asyncio.ensure_future(in_service_lane(render_frame)(board, since, at_least))
     _passes.add(future)
     future.add_done_callback(_passes.discard)
     return await future
@@ -286,14 +286,14 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.joined: list[str] = []
         self.hub = hub_for_loop()
         self.frames_lock = asyncio.Lock()  # one catch-up at a time: frames leave in seq order
-        device = await database_sync_to_async(device_from_scope)(self.scope)
+        device = await in_service_lane(device_from_scope)(self.scope)
         if device is None:
             await self.close(code=4401)
             return
         if device.role != Device.Role.KDS:
             await self.close(code=4403)
             return
-        board = await database_sync_to_async(resolve_board)(self.scope["url_route"]["kwargs"]["station"])
+        board = await in_service_lane(resolve_board)(self.scope["url_route"]["kwargs"]["station"])
         if board is None:
             await self.close(code=4404)
             return
@@ -302,7 +302,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         # Join before reading: a doorbell that rings while the snapshot is read waits in our channel.
         await self.join_groups()
         await self.catch_up(self.since_from_query())
-        self.alerts_fingerprint = await database_sync_to_async(selectors.alerts_fingerprint)()
+        self.alerts_fingerprint = await in_service_lane(selectors.alerts_fingerprint)()
 
     async def disconnect(self, code):
         if getattr(self, "board", None) is not None:
@@ -363,7 +363,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         # Not super().dispatch(): it closes old database connections on every message, a thread hop
         # per screen per doorbell; every handler here reaches the database through
-        # database_sync_to_async, which does that itself.
+        # in_service_lane, which does that itself.
         await handler(message)
 
     async def kds_event(self, event):
@@ -376,11 +376,11 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def kds_alert(self, event):
         if self.board is not None:
-            await self.send(text_data=await database_sync_to_async(render_alerts)())
+            await self.send(text_data=await in_service_lane(render_alerts)())
 
     async def menu_item(self, event):
         if self.board is not None and self.board.kind != "ready":
-            await self.send(text_data=await database_sync_to_async(render_stock)(self.board))
+            await self.send(text_data=await in_service_lane(render_stock)(self.board))
 
     # Client frames ------------------------------------------------------------------------------------
 
@@ -418,16 +418,15 @@ class StationConsumer(AsyncWebsocketConsumer):
             since = _as_seq(message.get("seq"))
             await self.catch_up(since)
         else:
-            # Writes run in the worker pool, not in the one thread that draws every screen's frames:
-            # a bump waiting for the database's write lock must not hold up the frames.
-            ack = await database_sync_to_async(perform, thread_sensitive=False)(self.board, message)
+            # In the service lane like every order: one writer at a time, none waiting for another's lock.
+            ack = await in_service_lane(perform)(self.board, message)
             await self.send(text_data=json.dumps(ack))
 
     async def heartbeat(self) -> None:
         """Every few seconds: answer, catch up if a doorbell was lost (another process without Redis,
         a full channel), refresh the alert banner if it changed, re-join groups now and then."""
         await self.hub.refresh(self.joined, older_than=REJOIN_EVERY)
-        seq, fingerprint = await database_sync_to_async(_heartbeat_state)(self.board)
+        seq, fingerprint = await in_service_lane(_heartbeat_state)(self.board)
         if seq != self.seq:
             await self.catch_up(self.seq)
         if fingerprint != self.alerts_fingerprint:

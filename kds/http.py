@@ -1,4 +1,4 @@
-"""The HTTP side of the ASGI application: Django's handler, each request run in one worker thread.
+"""The HTTP side of the ASGI application: Django's handler, each request run in one call to a lane.
 
 Every view of Brigade is synchronous (the ORM, the services, the templates). Django's own ASGI handler
 serves such a view by going back and forth between daphne's event loop and a thread several times per
@@ -8,10 +8,11 @@ plumbing cost more than the order itself.
 
 Here the event loop only reads the body and writes the answer; everything in between — the
 request_started signal, the middleware, the view, response.close() and its request_finished — runs in
-one call, in one thread of a fixed pool, as under a WSGI server. Each pool thread keeps its database
-connection from one request to the next (a connection found broken is still dropped and reopened by
-Django's request signals). Each request runs in a fresh copy of the loop's context, so nothing a
-request activates (its language, its time zone) leaks into the next one of that thread.
+one call in a lane thread (kds.lanes: the service lane, or the back-office lane for the admin, fiscal
+pages and static files), as under a WSGI server. Lane threads keep their database connection from one
+request to the next (a connection found broken is still dropped and reopened by Django's request
+signals). Each request runs in a fresh copy of the loop's context, so nothing a request activates
+(its language, its time zone) leaks into the next one of that thread.
 
 The events a request publishes after commit go to the loop that handed it over (kds.events finds it
 through `events.serving`).
@@ -19,8 +20,7 @@ through `events.serving`).
 
 import asyncio
 import contextvars
-import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 
 from asgiref.sync import sync_to_async
 from django.core import signals
@@ -30,20 +30,20 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
 from django.urls import set_script_prefix
 
-from kds import events
-
-# Requests served at once. SQLite writes one transaction at a time anyway and Python runs one thread
-# at a time: more threads only help requests that wait (a locked database, a slow client upload is
-# read on the loop, not here).
-DEFAULT_THREADS = 8
+from kds import events, lanes
 
 
 class ThreadedASGIHandler(ASGIHandler):
-    def __init__(self, threads: int | None = None):
+    """Django's ASGI handler, each request run start to finish in one call to its lane (kds.lanes)."""
+
+    def __init__(self, *, service: Executor | None = None, back_office: Executor | None = None):
         base.BaseHandler.__init__(self)
-        self.load_middleware(is_async=False)  # the whole stack runs in the worker thread
-        threads = threads or int(os.environ.get("KDS_HTTP_THREADS") or DEFAULT_THREADS)
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="brigade-http")
+        self.load_middleware(is_async=False)  # the whole stack runs in the lane thread
+        self.service = service or lanes.service
+        self.back_office = back_office or lanes.back_office
+
+    def executor_for(self, path: str) -> Executor:
+        return self.back_office if lanes.is_back_office(path) else self.service
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -54,15 +54,16 @@ class ThreadedASGIHandler(ASGIHandler):
             return
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        response = await loop.run_in_executor(self.executor, context.run, self.respond, loop, scope, body_file)
+        executor = self.executor_for(scope.get("path", ""))
+        response = await loop.run_in_executor(executor, context.run, self.respond, loop, scope, body_file)
         try:
             await self.send_response(response, send)
         finally:
-            if response.streaming:  # a file (static files): closed once sent, in a worker too
-                await sync_to_async(response.close, thread_sensitive=False, executor=self.executor)()
+            if response.streaming:  # a file (static files): closed once sent, in its lane too
+                await sync_to_async(response.close, thread_sensitive=False, executor=executor)()
 
     def respond(self, loop: asyncio.AbstractEventLoop, scope: dict, body_file):
-        """In a worker thread: the request from start to (non-streaming) finish."""
+        """In a lane thread: the request from start to (non-streaming) finish."""
         with events.serving(loop):
             try:
                 set_script_prefix(get_script_prefix(scope))

@@ -193,6 +193,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # orders are small; refuse oversize bo
 # Access
 DEVICE_COOKIE_NAME = "brigade_device"
 DEVICE_COOKIE_MAX_AGE = 10 * 365 * 24 * 3600
+BACK_OFFICE_THREADS = envint("KDS_BACK_OFFICE_THREADS", "4")  # threads for admin, fiscal and static requests (kds.lanes)
 PIN_MAX_FAILURES = envint("KDS_PIN_MAX_FAILURES", "5")
 PIN_LOCKOUT_SECONDS = envint("KDS_PIN_LOCKOUT_SECONDS", "300")
 # Orders: a discount above this percent of the price needs a manager's PIN.

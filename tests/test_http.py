@@ -1,5 +1,5 @@
 """kds.http.ThreadedASGIHandler: the HTTP half of the ASGI application, driven in-process with asgiref's
-ApplicationCommunicator. One pool thread (`threads=1`), so consecutive requests are served by the same thread:
+ApplicationCommunicator. Each lane has one thread of its own here, so consecutive requests are served by the same thread:
 what one request leaves behind there (its language, its database connection) is what the next one finds.
 """
 
@@ -7,6 +7,7 @@ import asyncio
 import functools
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,11 +28,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def handler():
-    """The handler with one worker thread; its database connection is closed when the test ends."""
-    handler = ThreadedASGIHandler(threads=1)
+    """The handler with a service lane and a back-office lane of one thread each, named as the
+    server's; their database connections are closed when the test ends."""
+    handler = ThreadedASGIHandler(
+        service=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-service"),
+        back_office=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-office"),
+    )
     yield handler
-    handler.executor.submit(connections.close_all).result()
-    handler.executor.shutdown(wait=True)
+    for lane in (handler.service, handler.back_office):
+        lane.submit(connections.close_all).result()
+        lane.shutdown(wait=True)
 
 
 @pytest.fixture
@@ -89,7 +95,7 @@ def bearer(device) -> dict:
 
 def in_pool(handler, fn):
     """Run `fn` in the handler's (only) worker thread, outside any request."""
-    return handler.executor.submit(fn).result()
+    return handler.service.submit(fn).result()
 
 
 # --- Plain requests --------------------------------------------------------------------------------------
@@ -123,7 +129,17 @@ async def test_it_runs_a_request_from_start_to_finish_in_one_pool_thread(handler
     assert (await call(handler, "GET", "/till/"))["status"] == 302
     assert [kind for kind, _thread in signal_threads] == ["started", "finished"]
     threads = {thread for _kind, thread in signal_threads}
-    assert len(threads) == 1 and threads.pop().startswith("brigade-http")
+    assert len(threads) == 1 and threads.pop().startswith("brigade-service")
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_it_runs_admin_and_fiscal_pages_in_the_back_office_lane(handler, signal_threads):
+    assert (await call(handler, "GET", "/admin/"))["status"] == 302  # to the admin login
+    assert (await call(handler, "GET", "/fiscal/verify/"))["status"] in (302, 401, 403)
+    assert (await call(handler, "GET", "/api/v1/menu/"))["status"] == 401  # service
+    threads = [thread for kind, thread in signal_threads if kind == "started"]
+    assert [name.split("_")[0] for name in threads] == ["brigade-office", "brigade-office", "brigade-service"]
 
 
 # --- A JSON body reaches the view ------------------------------------------------------------------------
@@ -253,7 +269,7 @@ async def test_it_serves_a_static_file_in_full_and_closes_it_after_sending(handl
     assert response["headers"]["content-type"].startswith("text/css")
     # Closed once sent (its request_finished), in a worker thread, exactly once.
     assert [kind for kind, _thread in signal_threads] == ["started", "finished"]
-    assert all(thread.startswith("brigade-http") for _kind, thread in signal_threads)
+    assert all(thread.startswith("brigade-office") for _kind, thread in signal_threads)
 
 
 # --- Events published during a request -------------------------------------------------------------------
