@@ -99,7 +99,7 @@ class Hub:
         for consumer in list(self.members.get(group, ())):
             try:
                 handler = getattr(consumer, get_handler_name(message), None)
-            except ValueError:
+            except (ValueError, AttributeError, TypeError):  # no type, or not a name: nobody's
                 handler = None
             if handler is None:
                 continue

@@ -16,6 +16,24 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_redis_receive_locks():
+    """channels-redis keeps one asyncio lock per receiving prefix, and a receive cancelled while it
+    waits for that lock (a kitchen hub's reader, when the last screen of a group leaves) leaves it
+    behind, bound to that test's event loop: the next test's receives would fail on it. A server has
+    one loop; each test has its own, so each starts and ends with fresh locks."""
+    from channels.layers import get_channel_layer
+
+    def forget():
+        layer = get_channel_layer()
+        if hasattr(layer, "receive_clean_locks"):
+            layer.receive_clean_locks = type(layer.receive_clean_locks)()
+
+    forget()
+    yield
+    forget()
+
+
 @pytest.fixture
 def manager(db) -> User:
     return User.objects.create_user(

@@ -1,11 +1,16 @@
 """Kitchen fixtures: a small menu, the stations that cook it, and orders made without orders.services
 (the kitchen only needs saved orders and lines)."""
 
+import asyncio
 import itertools
 from decimal import Decimal
 
 import pytest
+import pytest_asyncio
 from django.utils import timezone
+
+from kds import events
+from kds.hub import hub_for_loop
 
 from kds.models import Station
 from orders.models import Allergen, Category, Item, Modifier, ModifierGroup, Order, OrderLine, OrderLineModifier, Table
@@ -77,3 +82,24 @@ def published(monkeypatch):
     sent = []
     monkeypatch.setattr("kds.events.publish_now", lambda group, event: sent.append((group, event)))
     return sent
+
+
+async def settled() -> None:
+    """Before the layer is flushed under them: let the doorbells still on their way (the last order's
+    other stations) be sent, and stop this loop's hub readers (a screen a failed test left open) and
+    wait for them, those the last screen's leave cancelled included."""
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(task for task in events._pending if task.get_loop() is loop), return_exceptions=True)
+    for reader in hub_for_loop().readers.values():
+        reader.cancel()
+    readers = [task for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "Hub._read"]
+    await asyncio.gather(*readers, return_exceptions=True)
+
+
+@pytest_asyncio.fixture
+async def hubs_settled():
+    """After a test that opened screens: its doorbells sent and its hub's readers stopped, even when a
+    screen never said goodbye (a socket the server closed): a reader left waiting on a test's loop
+    would keep channels-redis' receive bound to it for the next test."""
+    yield
+    await settled()

@@ -6,7 +6,6 @@ import re
 
 import pytest
 import pytest_asyncio
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -15,13 +14,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from kds import consumers, selectors, services
+from kds.lanes import in_service_lane
 from kds.models import Printer, Station, Ticket
 from kds.routing import websocket_urlpatterns
 from orders.access import device_cookie_value
 from orders.models import Device
 from tests.kds.conftest import add_line, make_order
 
-pytestmark = [pytest.mark.channels, pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.channels, pytest.mark.asyncio, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("hubs_settled")]
 
 application = URLRouter(websocket_urlpatterns)
 
@@ -72,7 +73,7 @@ def seq_of(frame: str) -> int:
     return int(re.search(r'id="kds-meta"[^>]*data-seq="(\d+)"', frame).group(1))
 
 
-@sync_to_async
+@in_service_lane
 def place(menu, item="steak", *, table=None, rollback=False):
     """An order sent to the kitchen in its own transaction, as orders.services does."""
     try:
@@ -87,7 +88,7 @@ def place(menu, item="steak", *, table=None, rollback=False):
     return order
 
 
-@sync_to_async
+@in_service_lane
 def ticket_of(order, slug):
     return Ticket.objects.get(order=order, station__slug=slug)
 
@@ -109,13 +110,13 @@ async def test_it_closes_4404_for_an_unknown_station(stations, kds_screen):
 
 
 async def test_it_closes_4401_for_a_revoked_screen(stations, kds_screen):
-    await Device.objects.filter(pk=kds_screen.pk).aupdate(revoked_at=timezone.now())
+    await in_service_lane(Device.objects.filter(pk=kds_screen.pk).update)(revoked_at=timezone.now())
     assert await closed_with(socket("/ws/kds/grill/", token=kds_screen.token)) == 4401
 
 
 async def test_it_accepts_the_paired_device_cookie(stations, menu, kds_screen):
     await place(menu)
-    ws = socket("/ws/kds/grill/", cookie=await sync_to_async(device_cookie_value)(kds_screen))
+    ws = socket("/ws/kds/grill/", cookie=await in_service_lane(device_cookie_value)(kds_screen))
     connected, _ = await ws.connect()
     assert connected
     assert "STEAK FRITES" in await ws.receive_from(timeout=5)
@@ -259,7 +260,7 @@ async def test_it_answers_bad_messages_with_an_error_frame_and_keeps_going(stati
     assert error["type"] == "error" and error["error"] == code
     await ws.send_to(text_data='{"action": "ping"}')
     assert json.loads(await ws.receive_from(timeout=5))["type"] == "pong"
-    assert await sync_to_async(Ticket.objects.filter(status="done").count)() == 0
+    assert await in_service_lane(Ticket.objects.filter(status="done").count)() == 0
     await ws.disconnect()
 
 
@@ -290,7 +291,7 @@ async def test_it_ignores_event_types_it_does_not_know(stations, kds_screen):
 
 async def test_it_shows_printer_alerts(stations, kds_screen):
     ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
-    await Printer.objects.acreate(name="Grill", host="127.0.0.1", port=9, station=stations["grill"], down_since=timezone.now())
+    await in_service_lane(Printer.objects.create)(name="Grill", host="127.0.0.1", port=9, station=stations["grill"], down_since=timezone.now())
     await get_channel_layer().group_send("alerts", {"type": "kds.alert"})
     frame = await ws.receive_from(timeout=5)
     assert 'id="kds-alerts"' in frame and "Grill" in frame
@@ -299,7 +300,7 @@ async def test_it_shows_printer_alerts(stations, kds_screen):
 
 async def test_it_marks_86d_items_on_menu_events(stations, menu, kds_screen):
     ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
-    await type(menu["burger"]).objects.filter(pk=menu["burger"].pk).aupdate(available=False)
+    await in_service_lane(type(menu["burger"]).objects.filter(pk=menu["burger"].pk).update)(available=False)
     await get_channel_layer().group_send(
         "menu", {"type": "menu.item", "item_id": menu["burger"].pk, "available": False, "remaining": None}
     )
@@ -313,7 +314,7 @@ async def test_it_moves_an_order_to_ready_on_the_ready_board(stations, menu, kds
     board, frame = await opened("/ws/kds/ready/", kds_screen.token)
     assert re.search(r'ready-preparing">.*?data-order-id="%d"' % order.pk, frame, re.S)
     bar = await ticket_of(order, "bar")
-    await sync_to_async(services.set_ticket_status)(station=stations["bar"], ticket_id=bar.pk, to="done")
+    await in_service_lane(services.set_ticket_status)(station=stations["bar"], ticket_id=bar.pk, to="done")
     frame = await next_html(board)
     ready_column = frame.split("ready-ready", 1)[1]
     assert f'data-order-id="{order.pk}"' in ready_column
@@ -371,7 +372,7 @@ async def test_it_reads_the_frames_of_every_station_an_order_rings_in_one_pass(s
 async def test_it_redraws_the_alert_banner_on_ping_when_a_printer_went_down_unannounced(stations, kds_screen):
     """A printer marked down by another process (no shared channel layer): the heartbeat notices."""
     ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
-    await Printer.objects.acreate(name="Grill", host="127.0.0.1", port=9, station=stations["grill"], down_since=timezone.now())
+    await in_service_lane(Printer.objects.create)(name="Grill", host="127.0.0.1", port=9, station=stations["grill"], down_since=timezone.now())
     await ws.send_to(text_data='{"action": "ping"}')
     assert 'id="kds-alerts"' in await ws.receive_from(timeout=5)
     assert json.loads(await ws.receive_from(timeout=5))["type"] == "pong"
@@ -383,13 +384,13 @@ async def test_it_redraws_the_alert_banner_on_ping_when_a_printer_went_down_unan
 async def test_it_names_cards_to_remove_without_thousand_separators(stations, menu, kds_screen):
     order = await place(menu)
     grill = await ticket_of(order, "grill")
-    await Ticket.objects.filter(pk=grill.pk).aupdate(status="done", bumped_at=timezone.now())
-    await sync_to_async(Ticket.objects.create)(id=4321, order=order, station=stations["grill"], status="done",
+    await in_service_lane(Ticket.objects.filter(pk=grill.pk).update)(status="done", bumped_at=timezone.now())
+    await in_service_lane(Ticket.objects.create)(id=4321, order=order, station=stations["grill"], status="done",
                                                bumped_at=timezone.now())
     from kds.models import StationEvent
 
-    await StationEvent.objects.acreate(station=stations["grill"], seq=2, kind="bumped", ticket_id=4321)
-    await Station.objects.filter(pk=stations["grill"].pk).aupdate(last_seq=2)
+    await in_service_lane(StationEvent.objects.create)(station=stations["grill"], seq=2, kind="bumped", ticket_id=4321)
+    await in_service_lane(Station.objects.filter(pk=stations["grill"].pk).update)(last_seq=2)
     ws, frame = await opened("/ws/kds/grill/?since=1", kds_screen.token)
     assert '<div id="ticket-4321" hx-swap-oob="delete">' in frame
     await ws.disconnect()

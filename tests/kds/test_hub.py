@@ -18,7 +18,7 @@ from kds import hub as hub_module
 from kds.hub import Hub, hub_for_loop
 from kds.lanes import in_service_lane
 from kds.layers import InMemoryChannelLayer
-from tests.kds.conftest import add_line, make_order
+from tests.kds.conftest import add_line, make_order, settled
 from tests.kds.test_consumers import next_html, opened, seq_of
 
 pytestmark = pytest.mark.asyncio
@@ -318,18 +318,6 @@ async def layer():
     await settled()
     await layer.flush()
     forget_other_loops(layer)
-
-
-async def settled() -> None:
-    """Before the layer is flushed under them: let the doorbells still on their way (the last order's
-    other stations) be sent, and stop this loop's hub readers (a screen a failed test left open) and
-    wait for them, those the last screen's leave cancelled included."""
-    loop = asyncio.get_running_loop()
-    await asyncio.gather(*(task for task in events._pending if task.get_loop() is loop), return_exceptions=True)
-    for reader in hub_for_loop().readers.values():
-        reader.cancel()
-    readers = [task for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "Hub._read"]
-    await asyncio.gather(*readers, return_exceptions=True)
 
 
 @in_service_lane
