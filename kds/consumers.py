@@ -299,9 +299,11 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         self.board = board
         watched.add(board)
-        # Join before reading: a doorbell that rings while the snapshot is read waits in our channel.
-        await self.join_groups()
-        await self.catch_up(self.since_from_query())
+        # Join before reading, the frames lock held: a doorbell that rings while the snapshot is read
+        # waits for it, then finds it already covered (or sends what came after).
+        async with self.frames_lock:
+            await self.join_groups()
+            await self._catch_up(self.since_from_query(), None)
         self.alerts_fingerprint = await in_service_lane(selectors.alerts_fingerprint)()
 
     async def disconnect(self, code):
