@@ -33,8 +33,9 @@ from django.utils.translation import gettext as _
 from django.conf import settings
 from django.db import connection
 
-from kds import selectors, services
+from kds import events, selectors, services
 from kds.hub import hub_for_loop
+from kds import lanes
 from kds.lanes import in_service_lane
 from kds.models import READY_BOARD_SLUG, Station
 from orders.access import device_from_scope
@@ -195,6 +196,27 @@ def render_frame(board: Board, since: int | None, at_least: int | None = None) -
             if other is board:
                 answer = (result.seq, html)
         return answer
+
+
+def prepare_frames(stations: list[Station]) -> None:
+    """Right after a commit that changed `stations`, in the thread that committed it (kds.events):
+    draw the frames their doorbells are about to ask for, so that each screen's catch-up finds its
+    frame ready and only has to send it. Boards with no screen here are skipped. When other calls wait
+    for the service lane (a rush), the frames are left to the doorbells: drawn a little later, for
+    several orders at once, and the orders waiting go first."""
+    if lanes.service.calls > 1:
+        return
+    rung = {station.pk: station.last_seq for station in stations}
+    for board in watched.boards():
+        if board.kind == "ready" or board.station.pk not in rung:
+            continue
+        since = frame_cache.latest(board.key)
+        if since is not None and since < rung[board.station.pk]:
+            render_frame(board, since, rung[board.station.pk])  # every watched station behind, in one pass
+        return
+
+
+events.add_preparer(prepare_frames)
 
 
 def _render_station(station: Station, result: selectors.CatchUp) -> str:

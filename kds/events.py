@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -54,8 +55,8 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     """The event loop this worker thread works for, if any: the one `serving` names, else the one
     asgiref runs this thread's step or consumer call for (as async_to_sync finds it)."""
     loop = getattr(_serving, "loop", None)
-    if loop is not None:
-        return loop if loop.is_running() and not loop.is_closed() else None
+    if loop is not None and loop.is_running() and not loop.is_closed():
+        return loop
     local = SyncToAsync.threadlocal
     if getattr(local, "main_event_loop_pid", None) != os.getpid():
         return None
@@ -142,6 +143,31 @@ def _send_sync(layer, group: str, event: dict) -> None:
         async_to_sync(layer.group_send)(group, event)
     except Exception:
         logger.exception("could not publish %s to group %s", event.get("type"), group)
+
+
+# Called in the committing thread after commit, before that commit's doorbells are handed over:
+# kds.consumers registers one that draws the frames the doorbells are about to ask for.
+_preparers: list[Callable[[list], None]] = []
+
+
+def add_preparer(preparer: Callable[[list], None]) -> None:
+    _preparers.append(preparer)
+
+
+def prepare_on_commit(stations: list, *, using: str | None = None) -> None:
+    """After commit, before the doorbells published after this call: let the preparers draw what
+    changed at `stations` (only inside the server, where screens listen)."""
+    transaction.on_commit(lambda: _prepare(stations), using=using)
+
+
+def _prepare(stations: list) -> None:
+    if _server_loop() is None:
+        return
+    for preparer in _preparers:
+        try:
+            preparer(stations)
+        except Exception:  # the frames are drawn again on the doorbell: never fail a commit's aftermath
+            logger.exception("could not prepare frames")
 
 
 def publish_on_commit(group: str, event: dict, *, using: str | None = None) -> None:

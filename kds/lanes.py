@@ -15,6 +15,7 @@ up a ticket.
 Each lane thread keeps its database connection from one call to the next (kds.http, kds.consumers).
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import DatabaseSyncToAsync
@@ -24,7 +25,35 @@ from django.conf import settings
 # read while they are sent, and a tablet loads them once.
 BACK_OFFICE_PATHS = ("/admin/", "/fiscal/", "/sync/", "/static/", "/media/")
 
-service = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-service")
+class Lane(ThreadPoolExecutor):
+    """A thread pool that knows how many calls it has, running or waiting."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._calls_lock:
+            self._calls += 1
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._done(None)
+            raise
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future) -> None:
+        with self._calls_lock:
+            self._calls -= 1
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+
+service = Lane(max_workers=1, thread_name_prefix="brigade-service")
 back_office = ThreadPoolExecutor(max_workers=settings.BACK_OFFICE_THREADS, thread_name_prefix="brigade-office")
 
 

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from django.utils import timezone
 
-from kds import events
+from kds import events, lanes
 from kds.hub import hub_for_loop
 
 from kds.models import Station
@@ -89,6 +89,7 @@ async def settled() -> None:
     other stations) be sent, and stop this loop's hub readers (a screen a failed test left open) and
     wait for them, those the last screen's leave cancelled included."""
     loop = asyncio.get_running_loop()
+    await loop.run_in_executor(lanes.service, lambda: None)  # what the test left in the lane is done
     await asyncio.gather(*(task for task in events._pending if task.get_loop() is loop), return_exceptions=True)
     for reader in hub_for_loop().readers.values():
         reader.cancel()

@@ -69,6 +69,14 @@ async def next_html(ws: WebsocketCommunicator) -> str:
             return frame
 
 
+async def answer_and_frame(ws: WebsocketCommunicator) -> tuple[dict, str]:
+    """After an action: its answer (JSON) and the frame showing it, in whichever order they come (the
+    frame is drawn as the change commits, the answer once the action returns)."""
+    first, second = await ws.receive_from(timeout=5), await ws.receive_from(timeout=5)
+    answer, frame = (first, second) if first.startswith("{") else (second, first)
+    return json.loads(answer), frame
+
+
 def seq_of(frame: str) -> int:
     return int(re.search(r'id="kds-meta"[^>]*data-seq="(\d+)"', frame).group(1))
 
@@ -215,10 +223,9 @@ async def test_it_bumps_over_the_socket_and_removes_the_card_from_every_screen(s
     a, _ = await opened("/ws/kds/grill/", kds_screen.token)
     b, _ = await opened("/ws/kds/grill/", kds_screen.token)
     await a.send_to(text_data=json.dumps({"action": "bump", "ticket": str(grill.pk), "to": "done", "HEADERS": {}}))
-    ack = json.loads(await a.receive_from(timeout=5))
+    ack, frame_a = await answer_and_frame(a)
     assert ack == {"type": "ack", "action": "bump", "ticket": grill.pk, "status": "done"}
-    for ws in (a, b):
-        frame = await next_html(ws)
+    for frame in (frame_a, await next_html(b)):
         assert f'<div id="ticket-{grill.pk}" hx-swap-oob="delete">' in frame
         assert "recall-btn" in frame  # it is in the recently-bumped list now
     # The same message again (htmx resends its queue after a reconnect): refused, nothing changes.
@@ -228,9 +235,10 @@ async def test_it_bumps_over_the_socket_and_removes_the_card_from_every_screen(s
     assert await b.receive_nothing(timeout=0.3)
     # Recall brings it back on both screens.
     await b.send_to(text_data=json.dumps({"action": "recall"}))
-    assert json.loads(await b.receive_from(timeout=5))["status"] == "new"
-    for ws in (a, b):
-        assert f'id="ticket-{grill.pk}"' in await next_html(ws)
+    ack, frame_b = await answer_and_frame(b)
+    assert ack["status"] == "new"
+    for frame in (await next_html(a), frame_b):
+        assert f'id="ticket-{grill.pk}"' in frame
     await a.disconnect()
     await b.disconnect()
 
