@@ -33,9 +33,8 @@ from django.utils.translation import gettext as _
 from django.conf import settings
 from django.db import connection
 
-from kds import events, selectors, services
+from kds import events, lanes, selectors, services
 from kds.hub import hub_for_loop
-from kds import lanes
 from kds.lanes import in_service_lane
 from kds.models import READY_BOARD_SLUG, Station
 from orders.access import device_from_scope
