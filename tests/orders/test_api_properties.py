@@ -54,7 +54,7 @@ def valid_line(draw, menu):
             slots.append({"slot": slot.pk, "item": choice.pk, "modifiers": modifiers})
         line["slots"] = draw(st.permutations(slots))
     if draw(st.booleans()):
-        line["note"] = draw(st.text(st.characters(exclude_characters="\x00"), max_size=140))
+        line["note"] = draw(st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=140))
     return line
 
 
