@@ -35,6 +35,22 @@ def fresh_redis_receive_locks():
 
 
 @pytest.fixture
+def sent_synchronously(monkeypatch):
+    """Every (group, event type) kds.events sent itself rather than handing it to a loop."""
+    from kds import events
+
+    sent = []
+    real = events._send_sync
+
+    def spy(layer, group, event):
+        sent.append((group, event["type"]))
+        real(layer, group, event)
+
+    monkeypatch.setattr(events, "_send_sync", spy)
+    return sent
+
+
+@pytest.fixture
 def manager(db) -> User:
     return User.objects.create_user(
         "marie", password="correct horse battery", first_name="Marie", role=User.Role.MANAGER,

@@ -275,20 +275,6 @@ async def test_it_serves_a_static_file_in_full_and_closes_it_after_sending(handl
 # --- Events published during a request -------------------------------------------------------------------
 
 
-@pytest.fixture
-def sent_synchronously(monkeypatch):
-    """Every (group, event type) kds.events sent itself rather than handing it to a loop."""
-    sent = []
-    real = events._send_sync
-
-    def spy(layer, group, event):
-        sent.append((group, event["type"]))
-        real(layer, group, event)
-
-    monkeypatch.setattr(events, "_send_sync", spy)
-    return sent
-
-
 @pytest.mark.asyncio
 @pytest.mark.channels
 @pytest.mark.django_db(transaction=True)

@@ -77,6 +77,23 @@ def add_line(order, item, *, quantity=1, status=OrderLine.Status.SENT, course=1,
 
 
 @pytest.fixture
+def joined(monkeypatch) -> list[str]:
+    """The groups joined on the channel layer from now on, in order."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    groups = []
+    real_add = layer.group_add
+
+    async def spy(group, channel):
+        groups.append(group)
+        await real_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", spy)
+    return groups
+
+
+@pytest.fixture
 def published(monkeypatch):
     """Every (group, event) kds.events published, in order: the Zulip-style capture of events."""
     sent = []

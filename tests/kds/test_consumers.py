@@ -331,17 +331,8 @@ async def test_it_moves_an_order_to_ready_on_the_ready_board(stations, menu, kds
     await board.disconnect()
 
 
-async def test_it_rejoins_its_groups_periodically(stations, kds_screen, monkeypatch):
+async def test_it_rejoins_its_groups_periodically(stations, kds_screen, joined, monkeypatch):
     """channels-redis forgets group members after group_expiry; screens stay open for days."""
-    layer = get_channel_layer()
-    joined = []
-    real_add = layer.group_add
-
-    async def spy(group, channel):
-        joined.append(group)
-        await real_add(group, channel)
-
-    monkeypatch.setattr(layer, "group_add", spy)
     ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
     assert joined == ["station.grill", "alerts", "menu"]
     monkeypatch.setattr(consumers, "REJOIN_EVERY", 0)

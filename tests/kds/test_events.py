@@ -92,20 +92,6 @@ def test_it_does_not_change_the_batch_it_is_given():
 # --- Through publish_now, handed over to a running loop -----------------------------------------------------
 
 
-@pytest.fixture
-def sent_synchronously(monkeypatch):
-    """Every (group, event type) kds.events sent itself rather than handing it to a loop."""
-    sent = []
-    real = events._send_sync
-
-    def spy(layer, group, event):
-        sent.append((group, event["type"]))
-        real(layer, group, event)
-
-    monkeypatch.setattr(events, "_send_sync", spy)
-    return sent
-
-
 @pytest.mark.asyncio
 @pytest.mark.channels
 async def test_it_rings_a_station_once_for_the_doorbells_of_one_hand_over(sent_synchronously):

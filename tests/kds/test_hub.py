@@ -388,16 +388,8 @@ async def test_it_keeps_ringing_a_screen_after_the_other_one_left_and_leaves_the
 @pytest.mark.channels
 @pytest.mark.django_db(transaction=True)
 async def test_it_joins_and_refreshes_the_layer_once_for_all_the_screens_of_a_station(
-    layer, stations, kds_screen, monkeypatch
+    layer, stations, kds_screen, joined, monkeypatch
 ):
-    joined = []
-    real_add = layer.group_add
-
-    async def spy(group, channel):
-        joined.append(group)
-        await real_add(group, channel)
-
-    monkeypatch.setattr(layer, "group_add", spy)
     a, _ = await opened("/ws/kds/grill/", kds_screen.token)
     b, _ = await opened("/ws/kds/grill/", kds_screen.token)
     assert joined == [GRILL, "alerts", "menu"]
