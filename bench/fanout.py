@@ -76,7 +76,7 @@ def free_port() -> int:
 
 def base_env(data_dir: str, redis: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(KDS_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="kds.settings", PYTHONUNBUFFERED="1",
+    env.update(KDS_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="config.settings", PYTHONUNBUFFERED="1",
                KDS_CLOUD_URL="", LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
     if redis:
         env["REDIS_URL"] = redis

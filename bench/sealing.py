@@ -75,7 +75,8 @@ def bench_seal(n: int) -> tuple[float, float]:
 def bench_take_payment(n: int) -> tuple | None:
     try:
         from orders import services as orders
-        from orders.models import Category, Device, Item, User
+        from accounts.models import Device, User
+        from orders.models import Category, Item
     except ImportError as exc:
         print(f"take_payment: not measured ({exc})")
         return None
@@ -157,7 +158,7 @@ def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="brigade-bench-sealing-")
     os.environ["KDS_DATA_DIR"] = data_dir
     os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kds.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()

@@ -57,7 +57,7 @@ def server_timing(response) -> tuple[float, float]:
 def setup(data_dir: str):
     os.environ["KDS_DATA_DIR"] = data_dir
     os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kds.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
@@ -107,8 +107,9 @@ def main() -> None:
         from django.urls import reverse
 
         from orders import services
-        from orders.access import device_cookie_value
-        from orders.models import Device, Item, ModifierGroup, Order, SetMenuSlot, User
+        from accounts.access import device_cookie_value
+        from accounts.models import Device, User
+        from orders.models import Item, ModifierGroup, Order, SetMenuSlot
 
         alice = User.objects.get(username="alice")
         till = Device.objects.create(name="Bench till", role=Device.Role.TILL, token_hash="bench-till")

@@ -7,8 +7,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fiscal import chain as fc
 from fiscal import keys, receipt, services
 from fiscal.models import SealedRecord
-from orders.access import staff_required
-from orders.models import User
+from accounts.access import staff_required
+from accounts.models import User
 
 
 @require_http_methods(["GET", "POST"])

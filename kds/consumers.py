@@ -33,12 +33,13 @@ from django.utils.translation import gettext as _
 from django.conf import settings
 from django.db import connection
 
-from kds import events, lanes, selectors, services
-from kds.hub import hub_for_loop
-from kds.lanes import in_service_lane
+from core import events, lanes
+from kds import selectors, services
+from core.hub import hub_for_loop
+from core.lanes import in_service_lane
 from kds.models import READY_BOARD_SLUG, Station
-from orders.access import device_from_scope
-from orders.models import Device
+from accounts.access import device_from_scope
+from accounts.models import Device
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ watched = _Watched()
 
 def keep_connection() -> None:
     """Keep this thread's database connection between frames. Consumers' database work runs in the
-    service lane's one long-lived thread (kds.lanes), which otherwise opens a fresh connection for
+    service lane's one long-lived thread (core.lanes), which otherwise opens a fresh connection for
     every frame (CONN_MAX_AGE=0): that costs more than the frame itself. A connection that failed is still
     closed and replaced by close_old_connections (errors, autocommit left off)."""
     connection.ensure_connection()
@@ -198,7 +199,7 @@ def render_frame(board: Board, since: int | None, at_least: int | None = None) -
 
 
 def prepare_frames(stations: list[Station]) -> None:
-    """Right after a commit that changed `stations`, in the thread that committed it (kds.events):
+    """Right after a commit that changed `stations`, in the thread that committed it (core.events):
     draw the frames their doorbells are about to ask for, so that each screen's catch-up finds its
     frame ready and only has to send it. Boards with no screen here are skipped. When other calls wait
     for the service lane (a rush), the frames are left to the doorbells: drawn a little later, for
@@ -334,7 +335,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self.hub.leave(group, self)
 
     async def join_groups(self) -> None:
-        """Through this process's hub (kds.hub): the group messages reach this screen's handlers."""
+        """Through this process's hub (core.hub): the group messages reach this screen's handlers."""
         groups = [self.board.group, "alerts"] + (["menu"] if self.board.kind != "ready" else [])
         for group in groups:
             await self.hub.join(group, self)

@@ -10,7 +10,8 @@ their station; any other kitchen screen picks one at /kitchen/ ("Always open thi
 from django.db import transaction
 
 from kds.models import Printer, Screen, Station
-from orders.models import Category, Device, Item
+from accounts.models import Device
+from orders.models import Category, Item
 
 STATIONS = [
     # slug, name, kind, amber, red, position

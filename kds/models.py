@@ -12,7 +12,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Category, Device, Item, Order, OrderLine
+from accounts.models import Device
+from orders.models import Category, Item, Order, OrderLine
 
 # The customer ready board lives at /kitchen/ready/ and /ws/kds/ready/: no station may take the name.
 READY_BOARD_SLUG = "ready"

@@ -19,7 +19,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from escpos.printer import Dummy
 
-from kds.events import publish_on_commit
+from core.events import publish_on_commit
 from kds.models import PrintJob, Printer
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ orders.services calls the first three inside its order transaction) and follows 
 1. change the tickets, compare-and-set where two screens may race
    (`filter(id=..., status=old).update(...)`; 0 rows = someone else got there first);
 2. record what changed as StationEvents, numbered per station (`_number`, `_store`);
-3. ring the stations' groups after commit (kds.events.publish_on_commit). A rolled-back order never
+3. ring the stations' groups after commit (core.events.publish_on_commit). A rolled-back order never
    shows a ticket; a screen that missed the doorbell catches up from the events.
 
 Locking contract: `_number` takes the stations' counter rows (UPDATE … last_seq, in ascending id
@@ -26,9 +26,10 @@ from django.utils.translation import gettext as _
 
 from kds import lifecycle, printing
 from kds.selectors import all_stations
-from kds.events import prepare_on_commit, publish_on_commit
+from core.events import prepare_on_commit, publish_on_commit
 from kds.models import PrintJob, Printer, Screen, Station, StationEvent, Ticket, TicketItem
-from orders.models import Device, Order, OrderLine
+from accounts.models import Device
+from orders.models import Order, OrderLine
 from orders.selectors import Prepared, insert_rows
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from django_htmx.http import trigger_client_event
 
 from kds import selectors, services
 from kds.models import READY_BOARD_SLUG, Screen, Station
-from orders.access import device_required
-from orders.models import Device
+from accounts.access import device_required
+from accounts.models import Device
 
 kds_device = device_required(Device.Role.KDS)
 

@@ -27,8 +27,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from orders import idempotency, selectors, services
-from orders.access import api_view
-from orders.models import CustomerAccount, Device, Order, Table
+from accounts.access import api_view
+from accounts.models import Device
+from orders.models import CustomerAccount, Order, Table
 from orders.services import LineSpec, OrderError, SlotChoice
 
 API_ROLES = (Device.Role.TILL, Device.Role.KIOSK, Device.Role.INTEGRATION)
@@ -57,7 +58,7 @@ def answer(body: dict, *, status: int = 200) -> JsonResponse:
 
 
 def _error(status: int, code: str, detail: str, field: str = "") -> JsonResponse:
-    """The API's error shape (see orders.access.json_error), plus the offending field's path if known."""
+    """The API's error shape (see accounts.access.json_error), plus the offending field's path if known."""
     body = {"error": code, "detail": detail}
     if field:
         body["field"] = field

@@ -1,7 +1,7 @@
 """/ws/menu/: live 86'ing for tills and kiosks.
 
 Thin on purpose: the consumer joins the "menu" group and forwards what orders.services publishes after
-commit ({"type": "menu.item", "item_id", "available", "remaining"}, via kds.events.publish_on_commit).
+commit ({"type": "menu.item", "item_id", "available", "remaining"}, via core.events.publish_on_commit).
 On connect it first sends a snapshot of every item that is 86'd or counted, so a screen that was
 offline catches up without a reload: the database is the truth, the group only a doorbell.
 
@@ -12,8 +12,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db.models import Q
 
-from orders.access import device_from_scope
-from orders.models import Device, Item
+from accounts.access import device_from_scope
+from accounts.models import Device
+from orders.models import Item
 
 GROUP = "menu"
 ROLES = (Device.Role.TILL, Device.Role.KIOSK)

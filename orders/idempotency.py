@@ -24,7 +24,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from orders.models import Device, IdempotentRequest
+from accounts.models import Device
+from orders.models import IdempotentRequest
 from orders.selectors import insert_row, update_row
 
 KEY_MAX_LENGTH = IdempotentRequest._meta.get_field("key").max_length

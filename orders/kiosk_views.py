@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, retarget, reswap
 
 from orders import idempotency, selectors, services
-from orders.access import device_required
+from accounts.access import device_required
 from orders.forms import KioskStartForm, LineForm, QuantityForm, posted_values
-from orders.models import Device, Item, Modifier, Order
+from accounts.models import Device
+from orders.models import Item, Modifier, Order
 from orders.services import LineSpec, OrderError, SlotChoice
 from orders.views import item_with_menu
 

@@ -17,9 +17,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, Prefetch, Q, QuerySet
 
 from orders import pricing
-from orders.models import (
-    Category, Device, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table,
-)
+from accounts.models import Device
+from orders.models import Category, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table
 
 # --- Compiled statements ------------------------------------------------------------------------------
 #

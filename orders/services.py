@@ -9,7 +9,7 @@ Conventions (STYLE.md):
 - functions that change an existing order lock its row first (`SELECT … FOR UPDATE`), then re-check its
   status: the locking contract is "one writer per order at a time";
 - state changes that can race are compare-and-set UPDATEs (`filter(status=old).update(status=new)`);
-- screens are notified only after commit (`kds.events.publish_on_commit`); kitchen tickets and fiscal
+- screens are notified only after commit (`core.events.publish_on_commit`); kitchen tickets and fiscal
   records are written by `kds.services` / `fiscal.services` inside our transaction.
 """
 
@@ -29,15 +29,15 @@ from django.utils.translation import gettext as _
 from fiscal import codes as jet
 from fiscal import services as fiscal
 from kds import services as kitchen
-from kds.events import publish_on_commit
+from core.events import publish_on_commit
 from orders import idempotency, pricing, receipts, selectors
 from orders.selectors import Prepared, insert_row, insert_rows, update_row, update_rows
 from orders.business_day import business_day
+from accounts.models import Device, User
 from orders.models import (
     AccountSettlement,
     CustomerAccount,
     DailyCounter,
-    Device,
     Item,
     Modifier,
     ModifierGroup,
@@ -47,7 +47,6 @@ from orders.models import (
     Payment,
     SetMenuSlot,
     Table,
-    User,
 )
 
 NOTE_MAX_LENGTH = 140
@@ -867,7 +866,7 @@ def apply_discount(
     """Set the discount of an order or of one line: a percent or an amount (0 removes it). It replaces
     the previous discount. Above `settings.KDS_DISCOUNT_MANAGER_THRESHOLD` percent (an amount counts as
     its share of the price), a manager must approve: `operator` is a manager, or `manager` is one whose
-    PIN the caller has just checked (`orders.access.check_manager_pin`). Refused once payments were
+    PIN the caller has just checked (`accounts.access.check_manager_pin`). Refused once payments were
     taken (the amount due would move under the cashier). Takes the order's row lock."""
     if (order is None) == (line is None):
         raise OrderError("invalid_discount", _("Discount either an order or a line."))

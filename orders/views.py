@@ -33,8 +33,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, retarget, reswap, trigger_client_event
 
-from orders import access, idempotency, selectors, services
-from orders.access import device_required, staff_required
+from accounts import access
+from orders import idempotency, selectors, services
+from accounts.access import device_required, staff_required
 from orders.forms import (
     CoversForm,
     DiscountForm,
@@ -47,8 +48,17 @@ from orders.forms import (
     VoidForm,
     posted_values,
 )
+from accounts.models import Device, User
 from orders.models import (
-    CustomerAccount, Device, Item, ModifierGroup, Order, OrderLine, OrderLineModifier, Payment, SetMenuSlot, Table, User,
+    CustomerAccount,
+    Item,
+    ModifierGroup,
+    Order,
+    OrderLine,
+    OrderLineModifier,
+    Payment,
+    SetMenuSlot,
+    Table,
 )
 from orders.selectors import Prepared
 from orders.services import OrderError

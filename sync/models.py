@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import hash_token
+from accounts.models import hash_token
 
 # --- Store side ---------------------------------------------------------------------------------------
 

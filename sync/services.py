@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from fiscal.chain import load_public_key, parse_timestamp
-from orders.models import hash_token
+from accounts.models import hash_token
 from sync import verification
 from sync.models import ReceivedRecord, Refusal, Store, StoreChainMark
 

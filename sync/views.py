@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from django.utils.translation import gettext as _
 
-from orders.access import bearer_token, json_error
+from accounts.access import bearer_token, json_error
 from sync import selectors, services
 from sync.status import sync_status
 

@@ -5,14 +5,14 @@ App-specific fixtures live in tests/<app>/conftest.py.
 
 import pytest
 
-from orders.access import hash_pin
-from orders.models import Device, User
+from accounts.access import hash_pin
+from accounts.models import Device, User
 
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """The default password hasher costs ~0.4 s a call by design; tests that make users use a cheap one.
-    PINs keep their own hasher (orders.access.PinHasher)."""
+    PINs keep their own hasher (accounts.access.PinHasher)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -36,8 +36,8 @@ def fresh_redis_receive_locks():
 
 @pytest.fixture
 def sent_synchronously(monkeypatch):
-    """Every (group, event type) kds.events sent itself rather than handing it to a loop."""
-    from kds import events
+    """Every (group, event type) core.events sent itself rather than handing it to a loop."""
+    from core import events
 
     sent = []
     real = events._send_sync
@@ -100,7 +100,7 @@ def integration(db) -> Device:
 @pytest.fixture
 def till_client(client, till, alice):
     """A browser on a paired till with Alice logged in."""
-    from orders.access import device_cookie_value
+    from accounts.access import device_cookie_value
     from django.conf import settings
 
     client.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(till)

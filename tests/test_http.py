@@ -1,4 +1,4 @@
-"""kds.http.ThreadedASGIHandler: the HTTP half of the ASGI application, driven in-process with asgiref's
+"""core.http.ThreadedASGIHandler: the HTTP half of the ASGI application, driven in-process with asgiref's
 ApplicationCommunicator. Each lane has one thread of its own here, so consecutive requests are served by the same thread:
 what one request leaves behind there (its language, its database connection) is what the next one finds.
 """
@@ -19,8 +19,8 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import translation
 
-from kds import events
-from kds.http import ThreadedASGIHandler
+from core import events
+from core.http import ThreadedASGIHandler
 from orders.models import Category, Item, Order
 
 ROOT = Path(__file__).resolve().parents[1]

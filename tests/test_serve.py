@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from kds import background
+from core import background
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,15 +68,15 @@ def test_it_logs_a_failing_step_and_keeps_going(caplog):
             raise RuntimeError("printer on fire")
         return False
 
-    with caplog.at_level(logging.ERROR, logger="kds.background"):
+    with caplog.at_level(logging.ERROR, logger="core.background"):
         run_until(lambda: len(calls) >= 2, [("flaky", step, 0.01)])
     assert "printer on fire" in caplog.text
     assert len(calls) >= 2
 
 
 def test_it_skips_a_step_that_does_not_exist(caplog):
-    loops = [("missing", "kds.no_such_module.step", 1.0), ("real", "kds.background.run_step", 1.0)]
-    with caplog.at_level(logging.WARNING, logger="kds.background"):
+    loops = [("missing", "kds.no_such_module.step", 1.0), ("real", "core.background.run_step", 1.0)]
+    with caplog.at_level(logging.WARNING, logger="core.background"):
         steps = background.load_steps(loops)
     assert [name for name, _step, _idle in steps] == ["real"]
     assert "kds.no_such_module.step" in caplog.text
@@ -88,9 +88,9 @@ def test_it_skips_a_step_that_does_not_exist(caplog):
 def test_it_prints_the_lan_address_tablets_should_open(monkeypatch):
     from io import StringIO
 
-    from kds.management.commands.serve import Command
+    from config.management.commands.serve import Command
 
-    monkeypatch.setattr("orders.access.lan_addresses", lambda: ["192.168.1.20"])
+    monkeypatch.setattr("accounts.access.lan_addresses", lambda: ["192.168.1.20"])
     out = StringIO()
     Command(stdout=out).print_urls("0.0.0.0", 8000)
     printed = out.getvalue()
@@ -110,7 +110,7 @@ class Serve:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "KDS_CLOUD_URL")}
-        self.env.update(KDS_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="kds.settings", PYTHONUNBUFFERED="1")
+        self.env.update(KDS_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="config.settings", PYTHONUNBUFFERED="1")
         self.log = data_dir / "serve.log"
         self.process: subprocess.Popen | None = None
 

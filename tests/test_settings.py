@@ -1,6 +1,6 @@
 """Settings read from the environment: bad values are refused at start-up, the secret key is made once.
 
-Each case loads kds/settings.py afresh (runpy) or in a new interpreter, with its own KDS_DATA_DIR, so
+Each case loads config/settings.py afresh (runpy) or in a new interpreter, with its own KDS_DATA_DIR, so
 the settings of the test run itself are never touched.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS_FILE = ROOT / "kds" / "settings.py"
+SETTINGS_FILE = ROOT / "config" / "settings.py"
 ENV_NAMES = ["SECRET_KEY", "SECRET_KEY_FILE", "DEBUG", "KDS_ROLE", "DATABASE_URL", "REDIS_URL"]
 
 
@@ -54,7 +54,7 @@ def test_it_is_secure_by_default(clean_env):
     assert values["DEBUG"] is False
     assert values["KDS_ROLE"] == "store"
     assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
-    assert values["CHANNEL_LAYERS"]["default"]["BACKEND"] == "kds.layers.InMemoryChannelLayer"
+    assert values["CHANNEL_LAYERS"]["default"]["BACKEND"] == "core.layers.InMemoryChannelLayer"
 
 
 def test_it_reads_the_secret_key_from_a_file(clean_env, tmp_path):
@@ -67,7 +67,7 @@ def test_it_reads_the_secret_key_from_a_file(clean_env, tmp_path):
 
 def secret_key_in_new_process(data_dir: Path) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
-    env.update(KDS_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="kds.settings")
+    env.update(KDS_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="config.settings")
     code = "from django.conf import settings; print(settings.SECRET_KEY)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

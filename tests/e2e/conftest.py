@@ -68,7 +68,7 @@ class LiveServer:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
         env.update(
             KDS_DATA_DIR=str(self.data_dir),
-            DJANGO_SETTINGS_MODULE="kds.settings",
+            DJANGO_SETTINGS_MODULE="config.settings",
             PYTHONUNBUFFERED="1",
             KDS_CLOUD_URL="",
         )

@@ -58,7 +58,7 @@ def seal_concurrently(threads: int, per_thread: int) -> dict:
 def main() -> None:
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kds.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     from django.core.management import call_command
 

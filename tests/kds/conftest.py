@@ -9,8 +9,8 @@ import pytest
 import pytest_asyncio
 from django.utils import timezone
 
-from kds import events, lanes
-from kds.hub import hub_for_loop
+from core import events, lanes
+from core.hub import hub_for_loop
 
 from kds.models import Station
 from orders.models import Allergen, Category, Item, Modifier, ModifierGroup, Order, OrderLine, OrderLineModifier, Table
@@ -95,9 +95,9 @@ def joined(monkeypatch) -> list[str]:
 
 @pytest.fixture
 def published(monkeypatch):
-    """Every (group, event) kds.events published, in order: the Zulip-style capture of events."""
+    """Every (group, event) core.events published, in order: the Zulip-style capture of events."""
     sent = []
-    monkeypatch.setattr("kds.events.publish_now", lambda group, event: sent.append((group, event)))
+    monkeypatch.setattr("core.events.publish_now", lambda group, event: sent.append((group, event)))
     return sent
 
 

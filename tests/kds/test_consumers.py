@@ -14,11 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from kds import consumers, selectors, services
-from kds.lanes import in_service_lane
+from core.lanes import in_service_lane
 from kds.models import Printer, Station, Ticket
-from kds.routing import websocket_urlpatterns
-from orders.access import device_cookie_value
-from orders.models import Device
+from config.routing import websocket_urlpatterns
+from accounts.access import device_cookie_value
+from accounts.models import Device
 from tests.kds.conftest import add_line, make_order
 
 pytestmark = [pytest.mark.channels, pytest.mark.asyncio, pytest.mark.django_db(transaction=True),
@@ -204,7 +204,7 @@ async def test_it_sends_a_snapshot_to_a_screen_from_the_future(stations, menu, k
 
 async def test_it_catches_up_on_ping_after_a_lost_doorbell(stations, menu, kds_screen, monkeypatch):
     ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
-    monkeypatch.setattr("kds.events.publish_now", lambda group, event: None)  # e.g. another process
+    monkeypatch.setattr("core.events.publish_now", lambda group, event: None)  # e.g. another process
     order = await place(menu)
     assert await ws.receive_nothing(timeout=0.3)
     await ws.send_to(text_data='{"action": "ping"}')

@@ -6,7 +6,8 @@ import pytest
 
 from kds.demo import load_demo_kitchen
 from kds.models import Printer, Screen, Station
-from orders.models import Category, Device, Item
+from accounts.models import Device
+from orders.models import Category, Item
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""kds.events: doorbells superseded within one hand-over to the event loop are not sent."""
+"""core.events: doorbells superseded within one hand-over to the event loop are not sent."""
 
 import asyncio
 import threading
@@ -6,8 +6,8 @@ import threading
 import pytest
 from channels.layers import get_channel_layer
 
-from kds import events
-from kds.events import _coalesced
+from core import events
+from core.events import _coalesced
 from tests.kds.test_hub import forget_other_loops
 
 

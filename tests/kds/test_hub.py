@@ -1,4 +1,4 @@
-"""kds.hub: each process joins each kitchen group once and hands the group's messages to its screens.
+"""core.hub: each process joins each kitchen group once and hands the group's messages to its screens.
 
 First with stand-in screens on the in-memory layer, then with real kitchen sockets on whatever channel
 layer the settings name (in-memory by default; CI runs those again with REDIS_URL set)."""
@@ -13,11 +13,12 @@ from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from kds import consumers, events, services
-from kds import hub as hub_module
-from kds.hub import Hub, hub_for_loop
-from kds.lanes import in_service_lane
-from kds.layers import InMemoryChannelLayer
+from core import events
+from kds import consumers, services
+from core import hub as hub_module
+from core.hub import Hub, hub_for_loop
+from core.lanes import in_service_lane
+from core.layers import InMemoryChannelLayer
 from tests.kds.conftest import add_line, make_order, settled
 from tests.kds.test_consumers import next_html, opened, seq_of
 
@@ -165,7 +166,7 @@ async def test_it_keeps_handing_out_messages_when_a_screen_fails(make_hub, caplo
     broken, fine = Screen("broken", log, fails=True), Screen("fine", log)
     await hub.join(GRILL, broken)
     await hub.join(GRILL, fine)
-    with caplog.at_level(logging.ERROR, logger="kds.hub"):
+    with caplog.at_level(logging.ERROR, logger="core.hub"):
         await ring(layer, 1)
         await ring(layer, 2)
         assert (await next_message(fine))["seq"] == 1
@@ -276,7 +277,7 @@ async def test_it_joins_again_and_goes_on_after_the_layer_failed(make_hub, monke
     layer = FailingOnce()
     hub = make_hub(layer)
     screen = Screen("a", [])
-    with caplog.at_level(logging.WARNING, logger="kds.hub"):
+    with caplog.at_level(logging.WARNING, logger="core.hub"):
         await hub.join(GRILL, screen)
         await ring(layer, 1)
         assert (await next_message(screen))["seq"] == 1

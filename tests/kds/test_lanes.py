@@ -1,12 +1,13 @@
-"""kds.lanes and the frames drawn as an order commits (kds.consumers.prepare_frames)."""
+"""core.lanes and the frames drawn as an order commits (kds.consumers.prepare_frames)."""
 
 import threading
 
 import pytest
 
-from kds import consumers, lanes, services
+from core import lanes
+from kds import consumers, services
 from kds.consumers import Board, frame_cache, watched
-from kds.lanes import Lane
+from core.lanes import Lane
 from tests.kds.conftest import add_line, make_order
 
 
@@ -68,8 +69,8 @@ def send_steak(menu):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_committing_thread_draws_the_frame_the_doorbell_will_ask_for(menu, grill_watched, monkeypatch):
-    monkeypatch.setattr("kds.events._server_loop", lambda: object())  # as inside the server
-    monkeypatch.setattr("kds.events.publish_now", lambda group, event: None)
+    monkeypatch.setattr("core.events._server_loop", lambda: object())  # as inside the server
+    monkeypatch.setattr("core.events.publish_now", lambda group, event: None)
     since = frame_cache.latest(grill_watched.key)
     order = send_steak(menu)
     hit = frame_cache.get((*grill_watched.key, since), since + 1)
@@ -80,8 +81,8 @@ def test_the_committing_thread_draws_the_frame_the_doorbell_will_ask_for(menu, g
 
 @pytest.mark.django_db(transaction=True)
 def test_frames_are_left_to_the_doorbells_when_calls_wait_for_the_service_lane(menu, grill_watched, monkeypatch):
-    monkeypatch.setattr("kds.events._server_loop", lambda: object())
-    monkeypatch.setattr("kds.events.publish_now", lambda group, event: None)
+    monkeypatch.setattr("core.events._server_loop", lambda: object())
+    monkeypatch.setattr("core.events.publish_now", lambda group, event: None)
     monkeypatch.setattr(Lane, "calls", property(lambda lane: 3))  # a rush: orders queue for the lane
     since = frame_cache.latest(grill_watched.key)
     send_steak(menu)
@@ -91,7 +92,7 @@ def test_frames_are_left_to_the_doorbells_when_calls_wait_for_the_service_lane(m
 @pytest.mark.django_db(transaction=True)
 def test_nothing_is_drawn_outside_the_server(menu, grill_watched, monkeypatch):
     """A management command or a shell sends tickets too: no loop, no screens here, nothing drawn."""
-    monkeypatch.setattr("kds.events.publish_now", lambda group, event: None)
+    monkeypatch.setattr("core.events.publish_now", lambda group, event: None)
     rendered = []
     monkeypatch.setattr(consumers, "render_frame", lambda *args: rendered.append(args))
     send_steak(menu)

@@ -1,4 +1,4 @@
-"""kds.layers.InMemoryChannelLayer: Channels' in-memory layer that sweeps expired entries at most once per
+"""core.layers.InMemoryChannelLayer: Channels' in-memory layer that sweeps expired entries at most once per
 SWEEP_EVERY and puts a group's messages in turn; what it delivers and removes is unchanged."""
 
 import asyncio
@@ -7,8 +7,8 @@ import pytest
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 
-from kds import layers
-from kds.layers import InMemoryChannelLayer
+from core import layers
+from core.layers import InMemoryChannelLayer
 
 pytestmark = pytest.mark.asyncio
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from kds import services
 from kds.models import Screen, Station, Ticket, TicketItem
-from orders.access import device_cookie_value
+from accounts.access import device_cookie_value
 from tests.kds.conftest import add_line, make_order
 
 

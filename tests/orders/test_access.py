@@ -1,7 +1,7 @@
 """Every entry point of the real URL configuration refuses a caller that is not a paired device:
 a phone on the guest Wi-Fi gets the pairing page or 401/403 everywhere, never data.
 
-The sweep walks kds.urls, so a view added later without a decorator makes this test fail.
+The sweep walks config.urls, so a view added later without a decorator makes this test fail.
 """
 
 import re
@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from orders.access import device_cookie_value, revoke_device
+from accounts.access import device_cookie_value, revoke_device
 
 # Entry points meant for callers without a device, and why.
 PUBLIC = {
@@ -106,7 +106,7 @@ def test_it_refuses_the_menu_api_to_a_revoked_token(client, integration):
 
 
 def websocket_routes():
-    from kds.routing import websocket_urlpatterns
+    from config.routing import websocket_urlpatterns
 
     for entry in websocket_urlpatterns:
         route = "/" + str(entry.pattern)
@@ -117,7 +117,7 @@ def refused_websocket(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
     """True when the handshake is refused, or accepted only to be closed at once with a 44xx code
     (what kds.consumers does, so a screen can tell "not paired" from a network error) — with no
     frame sent before the close."""
-    from kds.asgi import application
+    from config.asgi import application
 
     async def attempt():
         communicator = WebsocketCommunicator(application, path, headers=[(b"host", b"testserver"), *headers])
@@ -159,7 +159,7 @@ def test_it_refuses_the_kitchen_websocket_to_a_till(till):
 
 
 def test_it_reads_the_device_of_a_websocket_handshake(kds_screen):
-    from orders.access import device_from_scope
+    from accounts.access import device_from_scope
 
     cookie = f"{settings.DEVICE_COOKIE_NAME}={device_cookie_value(kds_screen)}".encode()
     assert device_from_scope({"headers": [(b"cookie", cookie)]}) == kds_screen
@@ -185,16 +185,16 @@ def test_it_refuses_the_admin_to_a_server_with_staff_status(client, alice):
     assert response.status_code == 200  # the login form again, with the reason
     assert [e.code for e in response.context["form"].non_field_errors().as_data()] == ["not_manager"]
     assert client.get("/admin/").status_code == 302
-    assert client.get("/admin/orders/device/").status_code == 302
+    assert client.get("/admin/accounts/device/").status_code == 302
 
 
 def test_it_lets_a_manager_log_in_to_the_admin(client, manager):
     response = client.post("/admin/login/", {"username": "marie", "password": "correct horse battery", "next": "/admin/"})
     assert response.status_code == 302
     assert client.get("/admin/").status_code == 200
-    # The manager holds the model permissions without a per-model list (orders.access.ManagerBackend).
-    assert client.get("/admin/orders/device/").status_code == 200
-    assert client.get("/admin/orders/user/").status_code == 200
+    # The manager holds the model permissions without a per-model list (accounts.access.ManagerBackend).
+    assert client.get("/admin/accounts/device/").status_code == 200
+    assert client.get("/admin/accounts/user/").status_code == 200
 
 
 def test_it_refuses_the_admin_to_a_manager_without_staff_status(client, manager):

@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 
-from orders import access
-from orders.models import Device, User
+from accounts import access
+from accounts.models import Device, User
 
 
 @pytest.fixture
@@ -22,14 +22,14 @@ def shown_tokens(response) -> list[str]:
 
 def test_it_lists_devices_with_their_state(admin_client, till, kiosk):
     access.revoke_device(device=kiosk)
-    response = admin_client.get("/admin/orders/device/")
+    response = admin_client.get("/admin/accounts/device/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "Till 1" in html and "Kiosk 1" in html
 
 
 def test_it_shows_the_token_of_a_new_device_once(admin_client):
-    response = admin_client.post("/admin/orders/device/add/", {"name": "Terrace till", "role": "till"})
+    response = admin_client.post("/admin/accounts/device/add/", {"name": "Terrace till", "role": "till"})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     [token] = shown_tokens(response)
@@ -39,13 +39,13 @@ def test_it_shows_the_token_of_a_new_device_once(admin_client):
     assert "<svg" in response.content.decode()  # the QR code of the pairing link
     # The token is nowhere else: not in the admin's history, not in a message for the next page.
     assert not LogEntry.objects.filter(change_message__contains=token).exists()
-    assert token not in admin_client.get("/admin/orders/device/").content.decode()
+    assert token not in admin_client.get("/admin/accounts/device/").content.decode()
 
 
 def test_it_issues_a_new_token_from_the_list(admin_client, client, till):
     old_cookie = access.device_cookie_value(till)
     response = admin_client.post(
-        "/admin/orders/device/", {"action": "issue_tokens", "_selected_action": [till.pk]}
+        "/admin/accounts/device/", {"action": "issue_tokens", "_selected_action": [till.pk]}
     )
     assert response.status_code == 200
     [token] = shown_tokens(response)
@@ -56,7 +56,7 @@ def test_it_issues_a_new_token_from_the_list(admin_client, client, till):
 
 def test_it_revokes_devices_from_the_list(admin_client, till, kiosk):
     response = admin_client.post(
-        "/admin/orders/device/", {"action": "revoke", "_selected_action": [till.pk, kiosk.pk]}
+        "/admin/accounts/device/", {"action": "revoke", "_selected_action": [till.pk, kiosk.pk]}
     )
     assert response.status_code == 302
     assert Device.objects.filter(revoked_at__isnull=False).count() == 2
@@ -64,14 +64,14 @@ def test_it_revokes_devices_from_the_list(admin_client, till, kiosk):
 
 
 def test_it_sets_a_pin_from_the_staff_form_hashed(admin_client, alice):
-    page = admin_client.get(f"/admin/orders/user/{alice.pk}/change/")
+    page = admin_client.get(f"/admin/accounts/user/{alice.pk}/change/")
     assert page.status_code == 200
     assert alice.pin_hash not in page.content.decode()  # never shown, not even hashed
     data = {
         "username": "alice", "first_name": "Alice", "last_name": "", "role": "server", "is_active": "on",
         "new_pin": "2580", "email": "", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00",
     }
-    response = admin_client.post(f"/admin/orders/user/{alice.pk}/change/", data)
+    response = admin_client.post(f"/admin/accounts/user/{alice.pk}/change/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     alice.refresh_from_db()
     assert alice.pin_hash.startswith("pbkdf2_sha256_pin$")
@@ -80,14 +80,14 @@ def test_it_sets_a_pin_from_the_staff_form_hashed(admin_client, alice):
 
 def test_it_refuses_a_pin_that_is_not_digits_in_the_staff_form(admin_client, alice):
     data = {"username": "alice", "first_name": "Alice", "role": "server", "is_active": "on", "new_pin": "12ab"}
-    response = admin_client.post(f"/admin/orders/user/{alice.pk}/change/", data)
+    response = admin_client.post(f"/admin/accounts/user/{alice.pk}/change/", data)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["new_pin"]
 
 
 def test_it_creates_a_server_with_a_pin_and_no_password(admin_client):
     data = {"username": "bob", "first_name": "Bob", "role": "server", "new_pin": "1357", "usable_password": "false"}
-    response = admin_client.post("/admin/orders/user/add/", data)
+    response = admin_client.post("/admin/accounts/user/add/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     bob = User.objects.get(username="bob")
     assert not bob.has_usable_password()
@@ -97,14 +97,14 @@ def test_it_creates_a_server_with_a_pin_and_no_password(admin_client):
 def test_it_shows_a_locked_pin_to_the_manager_and_unlocks_it(admin_client, alice):
     for _ in range(settings.PIN_MAX_FAILURES):
         access.check_pin(user=alice, pin="0000")
-    listing = admin_client.get("/admin/orders/user/")
+    listing = admin_client.get("/admin/accounts/user/")
     row = re.search(r'<tr>.*?alice.*?</tr>', listing.content.decode(), re.S).group(0)
     assert 'class="field-pin_lock">—<' not in row  # a date, not the dash of an open account
-    response = admin_client.post("/admin/orders/user/", {"action": "unlock_pins", "_selected_action": [alice.pk]})
+    response = admin_client.post("/admin/accounts/user/", {"action": "unlock_pins", "_selected_action": [alice.pk]})
     assert response.status_code == 302
     alice.refresh_from_db()
     assert access.pin_locked_until(alice) is None
-    listing = admin_client.get("/admin/orders/user/").content.decode()
+    listing = admin_client.get("/admin/accounts/user/").content.decode()
     row = re.search(r'<tr>.*?alice.*?</tr>', listing, re.S).group(0)
     assert 'class="field-pin_lock">—<' in row
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 
-from orders.access import (
+from accounts.access import (
     PIN_SESSION_KEY,
     api_view,
     device_cookie_value,
@@ -17,7 +17,7 @@ from orders.access import (
     revoke_device,
     staff_required,
 )
-from orders.models import Device, User
+from accounts.models import Device, User
 
 
 @device_required(Device.Role.TILL)
@@ -37,7 +37,7 @@ def api_endpoint(request):
 
 
 urlpatterns = [
-    path("", include("kds.urls")),  # the real pair/ and login/ pages the decorators send people to
+    path("", include("config.urls")),  # the real pair/ and login/ pages the decorators send people to
     path("t/till/", till_page),
     path("t/service/", service_page),
     path("t/api/", api_endpoint),

@@ -101,7 +101,7 @@ def test_it_answers_405_in_json(api, menu):
 def test_it_checks_csrf_for_cookie_authenticated_posts_only(menu, till):
     from django.conf import settings
 
-    from orders.access import device_cookie_value
+    from accounts.access import device_cookie_value
 
     browser = Client(enforce_csrf_checks=True)
     browser.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(till)

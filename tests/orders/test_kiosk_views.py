@@ -8,7 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from orders import services
-from orders.access import device_cookie_value
+from accounts.access import device_cookie_value
 from orders.models import Order, OrderLine, Payment
 from tests.orders.conftest import line
 

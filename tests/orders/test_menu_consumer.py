@@ -6,9 +6,9 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from kds.routing import websocket_urlpatterns
+from config.routing import websocket_urlpatterns
 from orders import services
-from orders.access import device_cookie_value
+from accounts.access import device_cookie_value
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.channels]
 

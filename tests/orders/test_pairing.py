@@ -6,8 +6,8 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import NoReverseMatch, reverse
 
-from orders import access
-from orders.models import Device
+from accounts import access
+from accounts.models import Device
 
 
 @pytest.fixture(autouse=True)
@@ -237,7 +237,7 @@ def test_it_cancels_every_pending_code_after_too_many_wrong_ones(kds_screen):
 
 def test_it_shows_pairing_codes_in_the_admin(client, manager, kds_screen):
     client.force_login(manager)
-    response = client.post("/admin/orders/device/", {"action": "show_pairing_codes", "_selected_action": [kds_screen.pk]})
+    response = client.post("/admin/accounts/device/", {"action": "show_pairing_codes", "_selected_action": [kds_screen.pk]})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     import re

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from fiscal import codes
-from orders import access
-from orders.access import PinHasher, check_manager_pin, check_pin, hash_pin, set_pin
-from orders.models import User
+from accounts import access
+from accounts.access import PinHasher, check_manager_pin, check_pin, hash_pin, set_pin
+from accounts.models import User
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def kitchen(monkeypatch):
 @pytest.fixture
 def published(monkeypatch):
     """Events published to screens (after commit), as (group, event)."""
-    from kds import events
+    from core import events
 
     sent = []
     monkeypatch.setattr(events, "publish_now", lambda group, event: sent.append((group, event)))

@@ -6,8 +6,9 @@ from io import StringIO
 from django.core.management import call_command
 
 from orders import services
-from orders.access import device_from_token
-from orders.models import Allergen, Device, Item, ModifierGroup, Table, User
+from accounts.access import device_from_token
+from accounts.models import Device, User
+from orders.models import Allergen, Item, ModifierGroup, Table
 from orders.services import LineSpec, SlotChoice
 
 

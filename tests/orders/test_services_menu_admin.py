@@ -42,7 +42,7 @@ def test_it_refuses_servers(client, alice, menu):
 
 
 def test_it_tells_the_tills_when_a_manager_86s_an_item(manager_client, menu, monkeypatch, django_capture_on_commit_callbacks):
-    from kds import events
+    from core import events
 
     published = []
     monkeypatch.setattr(events, "publish_now", lambda group, event: published.append((group, event)))

@@ -15,7 +15,7 @@ from django.utils import translation
 from django.utils.html import escape
 
 from orders import services
-from orders.access import device_cookie_value
+from accounts.access import device_cookie_value
 from orders.models import CustomerAccount, IdempotentRequest, Item, Order, OrderLine, Payment, Table
 from tests.orders.conftest import line
 

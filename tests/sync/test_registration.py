@@ -7,7 +7,7 @@ from django.utils import translation
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from orders.models import hash_token
+from accounts.models import hash_token
 from sync.models import Store, StoreChainMark
 
 from .conftest import public_pem

@@ -58,7 +58,7 @@ def test_it_serves_the_indicator_to_paired_devices_only(client, till, configured
     assert client.get("/sync/v1/status/").status_code == 401
     from django.conf import settings as dj
 
-    from orders.access import device_cookie_value
+    from accounts.access import device_cookie_value
 
     client.cookies[dj.DEVICE_COOKIE_NAME] = device_cookie_value(till)
     response = client.get("/sync/v1/status/")

@@ -69,7 +69,7 @@ class Instance:
         }
         self.env.update(
             KDS_ROLE=role, KDS_DATA_DIR=str(data_dir), DATABASE_URL=f"sqlite:///{self.db}", LANGUAGE_CODE="en",
-            DJANGO_SETTINGS_MODULE="kds.settings", LOG_LEVEL="WARNING", **env,
+            DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING", **env,
         )  # fmt: skip
         self.server = None
 

@@ -19,19 +19,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from kds.demo import load_demo_kitchen
-from orders import access
-from orders.models import (
-    Allergen,
-    Category,
-    Device,
-    Item,
-    Modifier,
-    ModifierGroup,
-    SetMenuSlot,
-    Table,
-    User,
-    hash_token,
-)
+from accounts import access
+from accounts.models import Device, User, hash_token
+from orders.models import Allergen, Category, Item, Modifier, ModifierGroup, SetMenuSlot, Table
 
 D = Decimal
 

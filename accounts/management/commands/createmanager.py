@@ -12,8 +12,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from orders import access
-from orders.models import User
+from accounts import access
+from accounts.models import User
 
 
 class Command(BaseCommand):

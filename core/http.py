@@ -8,13 +8,13 @@ plumbing cost more than the order itself.
 
 Here the event loop only reads the body and writes the answer; everything in between — the
 request_started signal, the middleware, the view, response.close() and its request_finished — runs in
-one call in a lane thread (kds.lanes: the service lane, or the back-office lane for the admin, fiscal
+one call in a lane thread (core.lanes: the service lane, or the back-office lane for the admin, fiscal
 pages and static files), as under a WSGI server. Lane threads keep their database connection from one
 request to the next (a connection found broken is still dropped and reopened by Django's request
 signals). Each request runs in a fresh copy of the loop's context, so nothing a request activates
 (its language, its time zone) leaks into the next one of that thread.
 
-The events a request publishes after commit go to the loop that handed it over (kds.events finds it
+The events a request publishes after commit go to the loop that handed it over (core.events finds it
 through `events.serving`).
 """
 
@@ -30,11 +30,11 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
 from django.urls import set_script_prefix
 
-from kds import events, lanes
+from core import events, lanes
 
 
 class ThreadedASGIHandler(ASGIHandler):
-    """Django's ASGI handler, each request run start to finish in one call to its lane (kds.lanes)."""
+    """Django's ASGI handler, each request run start to finish in one call to its lane (core.lanes)."""
 
     def __init__(self, *, service: Executor | None = None, back_office: Executor | None = None):
         base.BaseHandler.__init__(self)

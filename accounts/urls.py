@@ -5,7 +5,7 @@ The till and kiosk pages are mounted at the top level in kds/urls.py (namespaces
 
 from django.urls import path
 
-from orders import access_views
+from accounts import views as access_views
 
 app_name = "orders"
 

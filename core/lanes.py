@@ -12,7 +12,7 @@ What may be slow, and is not needed to cook — the admin, fiscal pages and expo
 files — runs in the back-office lane, a small pool of its own: a manager's month report never holds
 up a ticket.
 
-Each lane thread keeps its database connection from one call to the next (kds.http, kds.consumers).
+Each lane thread keeps its database connection from one call to the next (core.http, kds.consumers).
 """
 
 import threading

@@ -11,10 +11,10 @@ urlpatterns = [
     path("kitchen/", include("kds.kitchen_urls")),
     path("fiscal/", include("fiscal.urls")),
     path("sync/v1/", include("sync.urls")),
-    # Top-level namespaces "till" and "kiosk" (inside orders.urls they would become "orders:till").
+    # Top-level namespaces "till" and "kiosk" (inside accounts.urls they would become "orders:till").
     path("till/", include("orders.till_urls")),
     path("kiosk/", include("orders.kiosk_urls")),
-    path("", include("orders.urls")),
+    path("", include("accounts.urls")),
 ]
 
 if settings.DEBUG:

@@ -48,7 +48,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from fiscal import codes
-from orders.models import Device, User, hash_token
+from accounts.models import Device, User, hash_token
 from orders.selectors import Prepared
 
 logger = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ _serving = threading.local()
 
 @contextmanager
 def serving(loop: asyncio.AbstractEventLoop):
-    """Within: this thread works for `loop` (kds.http runs each request so), and what it publishes
+    """Within: this thread works for `loop` (core.http runs each request so), and what it publishes
     is handed to that loop."""
     _serving.loop = loop
     try:

@@ -7,8 +7,8 @@ of an existing device: browsers paired with the old one must pair again.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from orders import access
-from orders.models import Device
+from accounts import access
+from accounts.models import Device
 
 
 class Command(BaseCommand):

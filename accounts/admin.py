@@ -1,7 +1,7 @@
 """Admin for who may use the system: staff (roles, PINs, lock-outs) and devices (tokens, revocation).
 
 The whole admin is for managers: `has_permission` below refuses any other login, even one with
-is_staff set (orders.access.ManagerBackend gives managers the model permissions).
+is_staff set (accounts.access.ManagerBackend gives managers the model permissions).
 """
 
 from django import forms
@@ -17,8 +17,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from orders import access
-from orders.models import Device, User
+from accounts import access
+from accounts.models import Device, User
 
 
 def manager_has_permission(request: HttpRequest) -> bool:

@@ -28,7 +28,7 @@ from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from fiscal import codes
-from kds import background
+from core import background
 
 logger = logging.getLogger("brigade.serve")
 
@@ -110,7 +110,7 @@ class Command(BaseCommand):
         logger.info("Background loops running: %s", ", ".join(name for name, _step, _idle in steps) or "none")
 
     def print_urls(self, host: str, port: int) -> None:
-        from orders.access import lan_addresses
+        from accounts.access import lan_addresses
 
         if host in ("0.0.0.0", "::", ""):
             hosts = lan_addresses() + ["127.0.0.1"]

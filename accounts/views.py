@@ -1,6 +1,6 @@
 """Pairing a device, PIN quick-login, and the home screen that sends each device where it belongs.
 
-The views only read the request and call orders.access; the rules (rate limits, lock-out, journal)
+The views only read the request and call accounts.access; the rules (rate limits, lock-out, journal)
 live there.
 """
 
@@ -19,9 +19,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from orders import access
-from orders.access import device_required
-from orders.models import Device
+from accounts import access
+from accounts.access import device_required
+from accounts.models import Device
 
 # Where each kind of device lives once paired (URL names owned by the till, kiosk and kitchen apps).
 HOME_URL_NAMES = {

@@ -86,10 +86,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "accounts",
     "orders",
     "kds",
     "fiscal",
     "sync",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -103,11 +105,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "orders.access.DeviceMiddleware",
+    "accounts.access.DeviceMiddleware",
 ]
 
-ROOT_URLCONF = "kds.urls"
-ASGI_APPLICATION = "kds.asgi.application"
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = None
 
 TEMPLATES = [
@@ -121,7 +123,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "orders.access.device_context",
+                "accounts.access.device_context",
             ],
         },
     },
@@ -152,10 +154,10 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "kds.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "core.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
-AUTH_USER_MODEL = "orders.User"
-AUTHENTICATION_BACKENDS = ["orders.access.ManagerBackend"]  # ModelBackend + managers hold every admin permission
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.access.ManagerBackend"]  # ModelBackend + managers hold every admin permission
 LOGIN_URL = "orders:pin_login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -193,7 +195,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # orders are small; refuse oversize bo
 # Access
 DEVICE_COOKIE_NAME = "brigade_device"
 DEVICE_COOKIE_MAX_AGE = 10 * 365 * 24 * 3600
-BACK_OFFICE_THREADS = envint("KDS_BACK_OFFICE_THREADS", "4")  # threads for admin, fiscal and static requests (kds.lanes)
+BACK_OFFICE_THREADS = envint("KDS_BACK_OFFICE_THREADS", "4")  # threads for admin, fiscal and static requests (core.lanes)
 PIN_MAX_FAILURES = envint("KDS_PIN_MAX_FAILURES", "5")
 PIN_LOCKOUT_SECONDS = envint("KDS_PIN_LOCKOUT_SECONDS", "300")
 # Orders: a discount above this percent of the price needs a manager's PIN.
