@@ -11,9 +11,9 @@ WebSocket consumers call `device_from_scope(scope)`.
 The rest of the module is the access services the views call: pairing a browser with a device token
 or a short pairing code, staff PINs (hashing, checking with a lock-out, the manager override) and the PIN session's idle limit.
 
-Event journal entries written here (fiscal.services.journal, codes from fiscal.codes):
-    LOGIN 80 (by PIN), PIN_FAILURE 81, PIN_LOCKOUT 82 (too many failures), LOGOUT 83,
-    RIGHTS_CHANGE 130 (a browser paired; a device token or pairing code issued; a device revoked;
+Access events announced here (accounts.signals; the fiscal app journals them as JET codes):
+    login (by PIN), pin_failure, pin_lockout (too many failures), logout,
+    rights_change (a browser paired; a device token or pairing code issued; a device revoked;
     a PIN set or unlocked).
 A wrong pairing token is only logged, not journaled: anyone on the network can send one, and the
 signed journal must not be something an unpaired stranger can fill.
@@ -47,9 +47,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from fiscal import codes
 from accounts.models import Device, User, hash_token
-from orders.selectors import Prepared
+from accounts.signals import KINDS, access_event
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +70,8 @@ def set_device_cookie(response: HttpResponse, device: Device) -> None:
     )
 
 
-# Every request of a tablet or a screen reads its device: compiled once (orders.selectors.Prepared).
-_DEVICE_BY_ID = Prepared(lambda pk: Device.objects.filter(pk=pk, revoked_at__isnull=True), model=Device)
-_DEVICE_BY_TOKEN = Prepared(lambda digest: Device.objects.filter(token_hash=digest, revoked_at__isnull=True), model=Device)
+def _active_device(**lookup) -> Device | None:
+    return Device.objects.filter(revoked_at__isnull=True, **lookup).first()
 
 
 def device_from_cookie(value: str | None) -> Device | None:
@@ -85,7 +83,7 @@ def device_from_cookie(value: str | None) -> Device | None:
         return None
     if not isinstance(data, dict) or type(data.get("id")) is not int:
         return None
-    device = next(iter(_DEVICE_BY_ID.instances(data["id"])), None)
+    device = _active_device(pk=data["id"])
     if device is None or device.token_hash[:16] != data.get("t"):
         return None
     return device
@@ -94,7 +92,7 @@ def device_from_cookie(value: str | None) -> Device | None:
 def device_from_token(token: str | None) -> Device | None:
     if not token or len(token) > 200:
         return None
-    return next(iter(_DEVICE_BY_TOKEN.instances(hash_token(token))), None)
+    return _active_device(token_hash=hash_token(token))
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -244,17 +242,10 @@ def device_from_scope(scope: dict) -> Device | None:
 
 # --- Journal ------------------------------------------------------------------------------------------
 
-def journal(code: int, *, message: str, operator: User | None = None, device: Device | None = None, **details) -> None:
-    """Write an access event to the fiscal event journal (imported late: fiscal imports orders)."""
-    from fiscal.services import journal as fiscal_journal
-
-    fiscal_journal(
-        code,
-        message=message,
-        operator=operator.get_username() if operator else "",
-        device=device.name if device else "",
-        details=details or None,
-    )
+def journal(kind: str, *, message: str, operator: User | None = None, device: Device | None = None, **details) -> None:
+    """Announce an access event; the fiscal app journals it (accounts.signals)."""
+    assert kind in KINDS, kind
+    access_event.send(sender=User, kind=kind, message=message, operator=operator, device=device, details=details or None)
 
 
 # --- Pairing ------------------------------------------------------------------------------------------
@@ -295,7 +286,7 @@ def pair_with_token(*, token: str, address: str) -> Device | None:
         _count(_pairing_key(address), PAIRING_WINDOW_SECONDS)
         logger.warning("Pairing refused from %s: unknown, expired or revoked token or code", address)
         return None
-    journal(codes.RIGHTS_CHANGE, message="browser paired", device=device, address=address)
+    journal("rights_change", message="browser paired", device=device, address=address)
     return device
 
 
@@ -326,7 +317,7 @@ def issue_pairing_code(*, device: Device, by: User | None = None) -> str:
     expires = now + timedelta(seconds=PAIRING_CODE_SECONDS)
     Device.objects.filter(pk=device.pk).update(pairing_code_hash=digest, pairing_code_expires_at=expires)
     device.pairing_code_hash, device.pairing_code_expires_at = digest, expires
-    journal(codes.RIGHTS_CHANGE, message="pairing code issued", operator=by, device=device)
+    journal("rights_change", message="pairing code issued", operator=by, device=device)
     return code
 
 
@@ -356,7 +347,7 @@ def issue_device_token(*, device: Device, by: User | None = None) -> str:
     device.revoked_at = None
     device.save()
     message = "device created" if creating else "device token re-issued"
-    journal(codes.RIGHTS_CHANGE, message=message, operator=by, device=device, role=device.role)
+    journal("rights_change", message=message, operator=by, device=device, role=device.role)
     return token
 
 
@@ -367,7 +358,7 @@ def revoke_device(*, device: Device, by: User | None = None) -> bool:
     )
     if revoked:
         device.refresh_from_db(fields=["revoked_at"])
-        journal(codes.RIGHTS_CHANGE, message="device revoked", operator=by, device=device)
+        journal("rights_change", message="device revoked", operator=by, device=device)
     return bool(revoked)
 
 
@@ -447,13 +438,13 @@ def set_pin(*, user: User, pin: str, by: User | None = None) -> None:
     user.failed_pin_attempts = 0
     user.pin_locked_until = None
     user.save(update_fields=["pin_hash", "failed_pin_attempts", "pin_locked_until"])
-    journal(codes.RIGHTS_CHANGE, message="PIN set", operator=by, staff=user.get_username())
+    journal("rights_change", message="PIN set", operator=by, staff=user.get_username())
 
 
 def unlock_pin(*, user: User, by: User | None = None) -> None:
     User.objects.filter(pk=user.pk).update(failed_pin_attempts=0, pin_locked_until=None)
     user.failed_pin_attempts, user.pin_locked_until = 0, None
-    journal(codes.RIGHTS_CHANGE, message="PIN unlocked", operator=by, staff=user.get_username())
+    journal("rights_change", message="PIN unlocked", operator=by, staff=user.get_username())
 
 
 def pin_locked_until(user: User, *, now: datetime | None = None) -> datetime | None:
@@ -526,11 +517,11 @@ def check_pin(*, user: User, pin: str, device: Device | None = None) -> PinCheck
         User.objects.filter(pk=user.pk).update(failed_pin_attempts=0)
         user.refresh_from_db(fields=["pin_hash", "failed_pin_attempts", "pin_locked_until"])
         return PinCheck(user=user)
-    journal(codes.PIN_FAILURE, message="wrong PIN", operator=user, device=device)
+    journal("pin_failure", message="wrong PIN", operator=user, device=device)
     until = _after_failure(user, now)
     user.refresh_from_db(fields=["failed_pin_attempts", "pin_locked_until"])
     if until is not None:
-        journal(codes.PIN_LOCKOUT, message="PIN locked after repeated failures", operator=user, device=device,
+        journal("pin_lockout", message="PIN locked after repeated failures", operator=user, device=device,
                 until=until.isoformat())
         logger.warning("PIN of %s locked until %s after repeated failures", user.get_username(), until)
     locked = pin_locked_until(user, now=now)
@@ -560,11 +551,11 @@ def check_manager_pin(pin: str, *, device: Device | None = None) -> User | None:
         User.objects.filter(pk=match.pk).update(failed_pin_attempts=0)
         match.refresh_from_db()
         return match
-    journal(codes.PIN_FAILURE, message="wrong manager override PIN", device=device)
+    journal("pin_failure", message="wrong manager override PIN", device=device)
     for manager in claimed:
         until = _after_failure(manager, now)
         if until is not None:
-            journal(codes.PIN_LOCKOUT, message="PIN locked after repeated failures", operator=manager,
+            journal("pin_lockout", message="PIN locked after repeated failures", operator=manager,
                     device=device, until=until.isoformat())
     return None
 
@@ -587,10 +578,10 @@ def log_in_with_pin(request: HttpRequest, *, user: User, pin: str) -> PinCheck:
         return result
     previous = request.user if request.user.is_authenticated else None
     if previous is not None and previous.pk != user.pk:
-        journal(codes.LOGOUT, message="logged out: another person logged in", operator=previous, device=device)
+        journal("logout", message="logged out: another person logged in", operator=previous, device=device)
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session[PIN_SESSION_KEY] = {"device": device.pk if device else None, "seen": int(time.time())}
-    journal(codes.LOGIN, message="login by PIN", operator=user, device=device)
+    journal("login", message="login by PIN", operator=user, device=device)
     return result
 
 
@@ -598,7 +589,7 @@ def log_out(request: HttpRequest, *, reason: str = "logout") -> None:
     user = request.user if request.user.is_authenticated else None
     logout(request)
     if user is not None:
-        journal(codes.LOGOUT, message=f"logged out ({reason})", operator=user, device=getattr(request, "device", None))
+        journal("logout", message=f"logged out ({reason})", operator=user, device=getattr(request, "device", None))
 
 
 def pin_session_expired(request: HttpRequest) -> bool:

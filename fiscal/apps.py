@@ -8,3 +8,4 @@ class FiscalConfig(AppConfig):
 
     def ready(self):
         from fiscal import db  # noqa: F401  registers the SQLite guard function on every connection
+        from fiscal import journal_access  # noqa: F401  journals the access events of accounts

@@ -28,9 +28,8 @@ from django.utils.translation import gettext as _
 
 from fiscal import codes as jet
 from fiscal import services as fiscal
-from kds import services as kitchen
 from core.events import publish_on_commit
-from orders import idempotency, pricing, receipts, selectors
+from orders import idempotency, pricing, receipts, selectors, signals
 from orders.selectors import Prepared, insert_row, insert_rows, update_row, update_rows
 from orders.business_day import business_day
 from accounts.models import Device, User
@@ -528,7 +527,7 @@ def _send(order: Order, lines: Sequence[OrderLine]) -> list[OrderLine]:
         elif line.status == OrderLine.Status.HELD and line.sent_at is None:
             line.sent_at = now
     sent = sorted(lines, key=lambda line: (line.course, line.pk))
-    kitchen.send_lines_to_kitchen(order=order, lines=sent)
+    signals.lines_sent.send(sender=Order, order=order, lines=sent)
     return sent
 
 
@@ -728,10 +727,11 @@ def fire_course(*, order: Order, course: int) -> list[OrderLine]:
     )
     OrderLine.objects.filter(pk__in=unseen).update(sent_at=now)
     if len(unseen) < len(fired):
-        kitchen.fire_course(order=order, course=course)
+        signals.course_fired.send(sender=Order, order=order, course=course)
     if unseen:
-        kitchen.send_lines_to_kitchen(
-            order=order, lines=list(OrderLine.objects.filter(pk__in=unseen).select_related("item").order_by("course", "id"))
+        signals.lines_sent.send(
+            sender=Order, order=order,
+            lines=list(OrderLine.objects.filter(pk__in=unseen).select_related("item").order_by("course", "id")),
         )
     return list(OrderLine.objects.filter(pk__in=fired).order_by("id"))
 
@@ -762,7 +762,7 @@ def void_line(*, line: OrderLine, reason: str, operator: User, device: Device | 
     OrderLine.objects.filter(pk__in=ids[1:]).update(status=OrderLine.Status.VOIDED, voided_at=now, void_reason=reason)
     voided = list(OrderLine.objects.filter(pk__in=ids).order_by("id"))
     _reprice(order)
-    kitchen.void_lines(order=order, lines=voided, reason=reason)
+    signals.lines_voided.send(sender=Order, order=order, lines=voided, reason=reason)
     fiscal.journal(
         jet.VOID_AFTER_SEND,
         message=_("Line voided after it was sent to the kitchen"),

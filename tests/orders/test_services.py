@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from kds import services as kitchen_services  # what the kitchen receives (kds.receivers)
 from orders import receipts, services
 from orders.idempotency import IdempotencyKeyReused
 from orders.models import (
@@ -35,9 +36,9 @@ def kitchen(monkeypatch):
 
         return record
 
-    monkeypatch.setattr(services.kitchen, "send_lines_to_kitchen", recorder("send", []))
-    monkeypatch.setattr(services.kitchen, "fire_course", recorder("fire"))
-    monkeypatch.setattr(services.kitchen, "void_lines", recorder("void"))
+    monkeypatch.setattr(kitchen_services, "send_lines_to_kitchen", recorder("send", []))
+    monkeypatch.setattr(kitchen_services, "fire_course", recorder("fire"))
+    monkeypatch.setattr(kitchen_services, "void_lines", recorder("void"))
     monkeypatch.setattr(services.fiscal, "journal", recorder("journal"))
     monkeypatch.setattr(services.fiscal, "seal_receipt", recorder("seal"))
     return calls

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from fiscal import chain, keys
 from fiscal.services import find_receipt
+from kds import services as kitchen_services  # what the kitchen receives (kds.receivers)
 from orders import receipts, selectors, services
 from orders.models import Item, Order, OrderLine, OrderLineModifier, Payment
 from orders.selectors import Prepared
@@ -207,7 +208,7 @@ def test_it_refuses_an_argument_that_is_not_one_parameter(db):
 def test_it_hands_the_kitchen_lines_with_their_items_loaded(menu, place, monkeypatch):
     """kds routes by item: the lines it gets carry theirs (no query per line to fetch them)."""
     handed = []
-    monkeypatch.setattr(services.kitchen, "send_lines_to_kitchen", lambda *, order, lines: handed.append(lines) or [])
+    monkeypatch.setattr(kitchen_services, "send_lines_to_kitchen", lambda *, order, lines: handed.append(lines) or [])
     order = place([line(menu.steak, modifiers=[menu.bleu]), formule_line(menu)], send=True)
     later = place([line(menu.dessert)], send=False)
     services.send_order(order=later)

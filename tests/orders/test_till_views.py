@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
+from kds import services as kitchen_services  # what the kitchen receives (kds.receivers)
 from orders import services
 from accounts.access import device_cookie_value
 from orders.models import CustomerAccount, IdempotentRequest, Item, Order, OrderLine, Payment, Table
@@ -387,8 +388,8 @@ def test_it_sends_then_refuses_to_remove_a_sent_line(till_client, menu, open_ord
 
 def test_it_sends_once_when_the_send_is_retried(till_client, menu, open_order, monkeypatch):
     sent = []
-    real = services.kitchen.send_lines_to_kitchen
-    monkeypatch.setattr(services.kitchen, "send_lines_to_kitchen", lambda **kw: sent.append(kw["lines"]) or real(**kw))
+    real = kitchen_services.send_lines_to_kitchen
+    monkeypatch.setattr(kitchen_services, "send_lines_to_kitchen", lambda **kw: sent.append(kw["lines"]) or real(**kw))
     add(till_client, open_order, menu.dessert)
 
     first = htmx_post(till_client, order_url("send", open_order), key="send-1")

@@ -1,0 +1,15 @@
+"""Access events (pairing, tokens, PINs, logins), announced for the event journal.
+
+Accounts sits below fiscal: it knows nothing of journals. `fiscal.apps.FiscalConfig.ready` connects the
+receiver that writes each event into the fiscal event journal (JET), in the caller's transaction, as
+Django's own `user_logged_in` / `user_login_failed` signals are used.
+
+Every event carries `kind` (one of KINDS), `message` (English, for the journal), and optionally
+`operator` (a User), `device` (a Device) and `details` (a dict of plain values).
+"""
+
+from django.dispatch import Signal
+
+KINDS = ("rights_change", "pin_failure", "pin_lockout", "login", "logout")
+
+access_event = Signal()
