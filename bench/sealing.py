@@ -130,13 +130,14 @@ def bench_verify(target_records: int) -> tuple[int, float, float]:
     from django.db import transaction
 
     from fiscal import services
+    from fiscal.business_day import business_day
     from fiscal.models import SealedRecord
 
     have = SealedRecord.objects.count()
     with transaction.atomic():
         for i in range(max(0, target_records - have)):
             services.seal_receipt(payload=payload(i), operator="alice", device="Till 1")
-    services.close_day(services.business_day_for(services.now()))
+    services.close_day(business_day(services.now()))
     count = SealedRecord.objects.count()
     rates = []
     for strict in (False, True):

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from fiscal import chain as fc
 from fiscal import codes, keys
+from fiscal.business_day import business_day
 from fiscal.models import ChainHead, SealedRecord
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,6 @@ class AlreadyClosed(FiscalError):
 def now() -> datetime:
     """The clock (tests patch this)."""
     return timezone.now()
-
-
-def business_day_for(moment: datetime) -> date:
-    """The local business day of a moment: it rolls over at FISCAL_DAILY_CLOSURE_HOUR (4 h by default,
-    so a receipt paid at 1 a.m. belongs to the evening before)."""
-    local = timezone.localtime(moment)
-    if local.hour < settings.FISCAL_DAILY_CLOSURE_HOUR:
-        return local.date() - timedelta(days=1)
-    return local.date()
 
 
 def _name(who) -> str:
@@ -179,7 +171,7 @@ def _append(
         flags = []
         if head.timestamp is not None and moment < head.timestamp:
             flags.append(fc.CLOCK_BACK)
-        day = business_day_for(moment)
+        day = business_day(moment)
         if head.business_day is not None and day < head.business_day:
             day = head.business_day  # a clock set back never moves records into an earlier day
         if head.closed_through is not None and day <= head.closed_through:
@@ -485,7 +477,7 @@ def close_day(day: date | None = None, *, operator="", device="") -> list[Sealed
     still has unclosed receipts. Returns the day closures made (the last one is `day`'s)."""
     with transaction.atomic():
         ticket_head = _lock_head(fc.TICKET)  # freezes the receipts while they are counted
-        today = business_day_for(now())
+        today = business_day(now())
         day = day or today - timedelta(days=1)
         if day > today:
             raise FiscalError(_("%(period)s has not started yet.") % {"period": day})
@@ -532,7 +524,7 @@ def close_month(year: int, month: int, *, operator="", device="") -> SealedRecor
     last_day = date(year, month, monthrange(year, month)[1])
     with transaction.atomic():
         ticket_head = _lock_head(fc.TICKET)
-        if business_day_for(now()) <= last_day:
+        if business_day(now()) <= last_day:
             raise FiscalError(_("%(period)s is not over yet.") % {"period": period})
         if SealedRecord.objects.filter(chain=fc.CLOSURE, type=fc.MONTH, period=period).exists():
             raise AlreadyClosed(_("%(period)s is already closed.") % {"period": period})
@@ -547,7 +539,7 @@ def close_year(year: int, *, operator="", device="") -> SealedRecord:
     period = f"{year:04d}"
     with transaction.atomic():
         _lock_head(fc.TICKET)
-        if business_day_for(now()) <= date(year, 12, 31):
+        if business_day(now()) <= date(year, 12, 31):
             raise FiscalError(_("%(period)s is not over yet.") % {"period": period})
         if SealedRecord.objects.filter(chain=fc.CLOSURE, type=fc.YEAR, period=period).exists():
             raise AlreadyClosed(_("%(period)s is already closed.") % {"period": period})
@@ -579,7 +571,7 @@ def run_scheduled_closures() -> bool:
         _started = True
         _journal_start()
         did = True
-    today = business_day_for(now())
+    today = business_day(now())
     with transaction.atomic():
         ticket_head = _lock_head(fc.TICKET)
         if _close_days_through(today - timedelta(days=1), ticket_head, include_empty=False):

@@ -31,7 +31,7 @@ from fiscal import services as fiscal
 from core.events import publish_on_commit
 from orders import idempotency, pricing, receipts, selectors, signals
 from orders.selectors import Prepared, insert_row, insert_rows, update_row, update_rows
-from orders.business_day import business_day
+from fiscal.business_day import business_day
 from accounts.models import Device, User
 from orders.models import (
     AccountSettlement,

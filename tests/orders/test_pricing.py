@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders.business_day import business_day
+from fiscal.business_day import business_day
 from orders.pricing import Component, LineInput, allocate, discount_for, money, price_order, split_equal, vat_breakdown
 
 D = Decimal

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from fiscal import receipt, services
+from fiscal.business_day import business_day
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         operator = options["operator"]
-        today = services.business_day_for(services.now())
+        today = business_day(services.now())
         try:
             if options["day"] is not None:
                 day = date.fromisoformat(options["day"]) if options["day"] else today - timedelta(days=1)
