@@ -365,7 +365,19 @@
       card.classList.add("timer-" + colour);
     });
     var clock = document.getElementById("kds-clock");
-    if (clock) clock.textContent = new Date(now).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (clock) clock.textContent = restaurantTime(clock, now);
+  }
+
+  // The clock shows the restaurant's time zone and the page's language, not the screen's own settings.
+  function restaurantTime(clock, now) {
+    var options = { hour: "2-digit", minute: "2-digit" };
+    if (clock.dataset.timeZone) options.timeZone = clock.dataset.timeZone;
+    try {
+      return new Date(now).toLocaleTimeString(document.documentElement.lang || [], options);
+    } catch (e) {  // a zone name this browser does not know: its own zone rather than no clock
+      delete options.timeZone;
+      return new Date(now).toLocaleTimeString([], options);
+    }
   }
 
   // --- Bump bar and touch --------------------------------------------------------------------------
