@@ -18,7 +18,7 @@ request (HX-Request, an Idempotency-Key).
   cooking and an extra, a set menu, a dessert, a drink): tickets per station, print jobs, ticket pane;
 - order submission (kiosk): POST /kiosk/confirm/ — place_order for a 2-line basket, sent to the kitchen.
 
-Target (issue 3): p99 < 15 ms for add item. Last line: `name: value unit` (add-item p99).
+Target: p99 < 15 ms for adding an item on the till. Last line: `name: value unit` (add-item p99).
 """
 
 import argparse
