@@ -119,7 +119,7 @@ class SealedRecord(models.Model):
         return f"{self.get_chain_display()} {self.seq} ({self.get_type_display()} {self.type_seq})"
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
+        if self.pk is not None:  # an existing row: a sealed record is written once, never again
             raise SealedRecordError("sealed fiscal records cannot be changed")
         super().save(*args, **kwargs)
 

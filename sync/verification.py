@@ -1,4 +1,4 @@
-"""The cloud's checks of uploaded records, through fiscal's pure verifier (fiscal/chain.py): the same
+"""The cloud's checks of uploaded records, through fiscal's pure verifier (fiscal/verifier.py): the same
 code `fiscal_verify` runs, so the cloud accepts exactly what the store's own verification would."""
 
 from dataclasses import dataclass
