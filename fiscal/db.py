@@ -9,8 +9,9 @@ applied migration); `ensure_triggers()` re-creates them (tests that drop them to
 repairs) and `triggers_present()` lets `fiscal_verify` warn when they are gone.
 
 SQLite: UPDATE is always refused. DELETE is refused unless the application-defined SQL function
-`fiscal_delete_refused()` says 0, which it does only while Django's flush empties the whole database
-(test teardown, `manage.py flush`). Outside Brigade (the sqlite3 shell) the function does not exist,
+`fiscal_delete_refused()` says 0, which it does only while `manage.py flush` empties the whole
+database (fiscal overrides the command to say so; the tests' teardown between transactional tests
+calls it too). Outside Brigade (the sqlite3 shell) the function does not exist,
 so any DELETE fails. A future migration that rebuilds the table on SQLite (most ALTERs) drops its
 triggers: it must call `ensure_triggers()` again.
 
@@ -27,7 +28,8 @@ and PostgreSQL. Everything else in the fiscal app goes through the ORM.
 """
 
 import json
-import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 
 from django.db import connection as default_connection
@@ -97,15 +99,22 @@ def triggers_present(connection=default_connection) -> bool:
     return True
 
 
+_flushing: ContextVar[bool] = ContextVar("fiscal_flushing", default=False)
+
+
+@contextmanager
+def flushing():
+    """Inside: the whole database is being emptied (fiscal's `flush` command), DELETE is let through."""
+    token = _flushing.set(True)
+    try:
+        yield
+    finally:
+        _flushing.reset(token)
+
+
 def _delete_refused() -> int:
-    """1 (refuse) unless Django's flush is emptying the whole database."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        code = frame.f_code
-        if code.co_name == "execute_sql_flush" and "django" in code.co_filename:
-            return 0
-        frame = frame.f_back
-    return 1
+    """1 (refuse) unless `manage.py flush` is emptying the whole database."""
+    return 0 if _flushing.get() else 1
 
 
 @receiver(connection_created)
