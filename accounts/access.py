@@ -13,7 +13,6 @@ idle limit are accounts/pins.py. Both announce access events (accounts.signals),
 journals; PINs and tokens never reach the journal or the logs.
 """
 
-import logging
 from collections.abc import Callable
 from functools import wraps
 from http.cookies import SimpleCookie
@@ -30,9 +29,6 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Device, User, hash_token
 from accounts.pins import PIN_SESSION_KEY, log_out, note_pin_activity, pin_session_expired
-
-logger = logging.getLogger(__name__)
-
 
 COOKIE_SALT = "brigade.device"
 

@@ -36,6 +36,8 @@ from django.db import connection as default_connection
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
+from fiscal.models import ChainHead, SealedRecord
+
 TABLE = "fiscal_sealedrecord"
 
 SQLITE_CREATE = [
@@ -172,11 +174,9 @@ def _params(connection, values: dict) -> dict:
     return out
 
 
-def select_head(chain: str, *, connection=default_connection):
+def select_head(chain: str, *, connection=default_connection) -> ChainHead | None:
     """The ChainHead of `chain`, locked until the transaction ends (FOR UPDATE where the database has
     row locks; SQLite's IMMEDIATE transaction already holds the write lock), or None."""
-    from fiscal.models import ChainHead
-
     sql = f'SELECT {_columns(HEAD_COLUMNS)} FROM fiscal_chainhead WHERE "chain" = %s'
     if connection.vendor == "postgresql":
         sql += " FOR UPDATE"
@@ -194,7 +194,7 @@ def select_head(chain: str, *, connection=default_connection):
     return ChainHead.from_db(connection.alias, list(HEAD_COLUMNS), list(values.values()))
 
 
-def update_head(head, *, connection=default_connection) -> None:
+def update_head(head: ChainHead, *, connection=default_connection) -> None:
     """Write back what a seal moves: the last number, hash, signature, timestamp and business day, the
     numbers per type and the grand total."""
     names = ("seq", "hash", "signature", "timestamp", "business_day", "type_seqs", "grand_total")
@@ -204,11 +204,9 @@ def update_head(head, *, connection=default_connection) -> None:
         cursor.execute(f'UPDATE fiscal_chainhead SET {sets} WHERE "id" = %s', [*params.values(), head.pk])
 
 
-def insert_record(values: dict, *, connection=default_connection):
+def insert_record(values: dict, *, connection=default_connection) -> SealedRecord:
     """Insert one sealed record (`values`: every column of RECORD_COLUMNS) and return it as a
-    SealedRecord loaded from the database's point of view (its id set, no longer "adding")."""
-    from fiscal.models import SealedRecord
-
+    SealedRecord read back from the database would be (its id set; saving it again is refused)."""
     params = _params(connection, {name: values[name] for name in RECORD_COLUMNS})
     sql = (f"INSERT INTO fiscal_sealedrecord ({_columns(RECORD_COLUMNS)}) "
            f"VALUES ({', '.join(['%s'] * len(RECORD_COLUMNS))})")

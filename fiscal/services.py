@@ -25,6 +25,7 @@ from fiscal import codes, db, keys
 from fiscal.business_day import business_day
 from fiscal.models import ChainHead, SealedRecord
 
+
 class FiscalError(Exception):
     """A fiscal operation that the rules refuse (the message is shown to the user)."""
 
