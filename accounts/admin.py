@@ -1,6 +1,6 @@
 """Admin for who may use the system: staff (roles, PINs, lock-outs) and devices (tokens, revocation).
 
-The whole admin is for managers: `has_permission` below refuses any other login, even one with
+The whole admin is for managers: `manager_has_permission` below refuses any other login, even one with
 is_staff set (accounts.access.ManagerBackend gives managers the model permissions).
 """
 
@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts import access
+from accounts import pairing, pins
 from accounts.models import Device, User
 
 
@@ -60,7 +60,7 @@ class PinField(forms.CharField):
             label=_("New PIN"),
             help_text=_("4 to 6 digits. Leave empty to keep the current PIN. Setting it also lifts a lock."),
             widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "new-password"}),
-            validators=[access.validate_pin],
+            validators=[pins.validate_pin],
             **kwargs,
         )
 
@@ -112,19 +112,19 @@ class StaffAdmin(UserAdmin):
 
     @admin.display(description=_("PIN locked until"))
     def pin_lock(self, obj: User) -> str:
-        until = access.pin_locked_until(obj)
+        until = pins.pin_locked_until(obj)
         return date_format(timezone.localtime(until), "SHORT_DATETIME_FORMAT") if until else "—"
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         pin = form.cleaned_data.get("new_pin")
         if pin:
-            access.set_pin(user=obj, pin=pin, by=request.user)
+            pins.set_pin(user=obj, pin=pin, by=request.user)
 
     @admin.action(description=_("Unlock the PIN of the selected staff"))
     def unlock_pins(self, request, queryset):
         for user in queryset:
-            access.unlock_pin(user=user, by=request.user)
+            pins.unlock_pin(user=user, by=request.user)
         count = queryset.count()
         self.message_user(request, ngettext("%(count)d PIN unlocked.", "%(count)d PINs unlocked.", count) % {"count": count})
 
@@ -150,7 +150,7 @@ class DeviceAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
         else:
             # A new device gets its token here; response_add shows it (once) instead of the list.
-            request.brigade_new_tokens = [(obj, access.issue_device_token(device=obj, by=request.user))]
+            request.brigade_new_tokens = [(obj, pairing.issue_device_token(device=obj, by=request.user))]
 
     def response_add(self, request, obj, post_url_continue=None):
         tokens = getattr(request, "brigade_new_tokens", None)
@@ -160,7 +160,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Issue a new token (paired screens must pair again)"))
     def issue_tokens(self, request, queryset):
-        tokens = [(device, access.issue_device_token(device=device, by=request.user)) for device in queryset]
+        tokens = [(device, pairing.issue_device_token(device=device, by=request.user)) for device in queryset]
         return self._token_page(request, tokens)
 
     @admin.action(description=_("Show a pairing code (6 digits, valid 10 minutes)"))
@@ -172,10 +172,10 @@ class DeviceAdmin(admin.ModelAdmin):
             self.message_user(request, _("Revoked devices get no code: issue them a new token instead."), messages.WARNING)
         if not active:
             return None
-        rows = [{"device": device, "code": access.issue_pairing_code(device=device, by=request.user)} for device in active]
+        rows = [{"device": device, "code": pairing.issue_pairing_code(device=device, by=request.user)} for device in active]
         context = {
             **self.admin_site.each_context(request), "title": _("Pairing codes"), "rows": rows, "opts": self.model._meta,
-            "server_url": _lan_base_url(request) + "/", "minutes": access.PAIRING_CODE_SECONDS // 60,
+            "server_url": _lan_base_url(request) + "/", "minutes": pairing.PAIRING_CODE_SECONDS // 60,
         }
         response = TemplateResponse(request, "access/admin_pairing_codes.html", context)
         add_never_cache_headers(response)
@@ -183,7 +183,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke (refuse these devices from now on)"))
     def revoke(self, request, queryset):
-        count = sum(access.revoke_device(device=device, by=request.user) for device in queryset)
+        count = sum(pairing.revoke_device(device=device, by=request.user) for device in queryset)
         self.message_user(request, ngettext("%(count)d device revoked.", "%(count)d devices revoked.", count) % {"count": count})
 
     def _token_page(self, request, tokens: list[tuple[Device, str]]) -> TemplateResponse:
@@ -208,7 +208,7 @@ def _lan_base_url(request: HttpRequest) -> str:
     host = request.get_host()
     name, _sep, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
     if name in ("localhost", "127.0.0.1", "[::1]"):
-        addresses = access.lan_addresses()
+        addresses = pairing.lan_addresses()
         if addresses:
             host = f"{addresses[0]}:{port}" if port else addresses[0]
     return f"{request.scheme}://{host}"

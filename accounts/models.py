@@ -60,7 +60,7 @@ class Device(models.Model):
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     # A short-lived 6-digit code a manager shows in the admin, typed on a screen that has no camera
-    # (a kitchen TV) instead of the long token. Stored keyed-hashed; single use (accounts.access).
+    # (a kitchen TV) instead of the long token. Stored keyed-hashed; single use (accounts.pairing).
     pairing_code_hash = models.CharField(max_length=64, blank=True, editable=False)
     pairing_code_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -10,6 +10,16 @@ Every event carries `kind` (one of KINDS), `message` (English, for the journal),
 
 from django.dispatch import Signal
 
+from accounts.models import Device, User
+
 KINDS = ("rights_change", "pin_failure", "pin_lockout", "login", "logout")
 
 access_event = Signal()
+
+
+def announce(kind: str, *, message: str, operator: User | None = None, device: Device | None = None,
+             **details) -> None:
+    """Announce an access event; the fiscal app journals it (accounts sits below fiscal)."""
+    assert kind in KINDS, kind
+    access_event.send(sender=User, kind=kind, message=message, operator=operator, device=device,
+                      details=details or None)

@@ -1,7 +1,7 @@
 """Pairing a device, PIN quick-login, and the home screen that sends each device where it belongs.
 
-The views only read the request and call accounts.access; the rules (rate limits, lock-out, journal)
-live there.
+The views only read the request and call accounts.pairing and accounts.pins; the rules (rate limits,
+lock-out, access events) live there.
 """
 
 import math
@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts import access
+from accounts import access, pairing, pins
 from accounts.access import device_required
 from accounts.models import Device
 
@@ -44,7 +44,7 @@ class PinForm(forms.Form):
     user = forms.IntegerField(widget=forms.HiddenInput)
     pin = forms.RegexField(
         label=gettext_lazy("PIN"),
-        regex=access.PIN_PATTERN,
+        regex=pins.PIN_PATTERN,
         max_length=6,
         error_messages={"invalid": gettext_lazy("A PIN is 4 to 6 digits.")},
         widget=forms.PasswordInput(
@@ -100,16 +100,16 @@ def pair(request):
         return _pair_page(request, PairForm())
     form = PairForm({"token": token})
     address = request.META.get("REMOTE_ADDR", "")
-    if access.pairing_blocked(address=address):
+    if pairing.pairing_blocked(address=address):
         form.add_error(None, _("Too many wrong tokens from this address. Wait a few minutes and try again."))
         return _pair_page(request, form, status=429)
-    device = access.pair_with_token(token=token, address=address) if form.is_valid() else None
+    device = pairing.pair_with_token(token=token, address=address) if form.is_valid() else None
     if device is None:
         if form.is_valid():
             form.add_error("token", _("This code or token is not valid (mistyped, expired, re-issued or revoked). Ask a manager."))
         return _pair_page(request, form, status=400)
     if request.user.is_authenticated:
-        access.log_out(request, reason="screen re-paired")
+        pins.log_out(request, reason="screen re-paired")
     response = redirect(_safe_next(request) or reverse("orders:home"))
     access.set_device_cookie(response, device)
     return response
@@ -120,13 +120,13 @@ def _pair_page(request: HttpRequest, form: PairForm, *, status: int = 200) -> Ht
     return render(request, "access/pair.html", context, status=status)
 
 
-@device_required(*access.PIN_ROLES)
+@device_required(*pins.PIN_ROLES)
 @require_http_methods(["GET", "POST"])
 @never_cache
 def pin_login(request):
     """Staff tiles, then a PIN pad for the chosen person. A right PIN logs them in on this screen (and
     whoever was logged in before out); wrong ones count towards the lock-out."""
-    staff = access.pin_staff_for(request.device)
+    staff = pins.pin_staff_for(request.device)
     now = timezone.now()
     chosen_id = request.POST.get("user") if request.method == "POST" else request.GET.get("user")
     chosen = staff.filter(pk=chosen_id).first() if chosen_id and str(chosen_id).isdigit() else None
@@ -138,7 +138,7 @@ def pin_login(request):
         elif not form.is_valid():
             error, status = _("A PIN is 4 to 6 digits."), 400
         else:
-            result = access.log_in_with_pin(request, user=chosen, pin=form.cleaned_data["pin"])
+            result = pins.log_in_with_pin(request, user=chosen, pin=form.cleaned_data["pin"])
             if result.ok:
                 target = _safe_next(request) or reverse("orders:home")
                 return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
@@ -151,11 +151,11 @@ def pin_login(request):
                     result.attempts_left,
                 ) % {"count": result.attempts_left}
                 status = 400
-    chosen_lock = access.pin_locked_until(chosen, now=now) if chosen else None
+    chosen_lock = pins.pin_locked_until(chosen, now=now) if chosen else None
     if chosen_lock and not error:
         error = _locked_message(chosen_lock, now)
     context = {
-        "tiles": [(person, access.pin_locked_until(person, now=now)) for person in staff],
+        "tiles": [(person, pins.pin_locked_until(person, now=now)) for person in staff],
         "chosen": chosen,
         "error": error,
         "form": PinForm(initial={"user": chosen.pk} if chosen else None),  # the PIN is never sent back
@@ -173,7 +173,7 @@ def _locked_message(until, now) -> str:
 
 @require_POST
 def logout_view(request):
-    access.log_out(request)
+    pins.log_out(request)
     if request.POST.get("idle"):
         messages.info(request, _("Logged out after inactivity."))
     return redirect("orders:home")

@@ -8,10 +8,10 @@ Prints:
 - receipts per second through the whole payment transaction, `orders.services.take_payment` (order
   row lock, payment row, status change, receipt payload, seal), on orders placed beforehand (untimed),
   and how many milliseconds of each payment the seal takes;
-- records verified per second by `fiscal.services.verify_store` (every chain, hashes, links, grand
+- records verified per second by `fiscal.verification.verify_store` (every chain, hashes, links, grand
   totals, closures against receipts; signatures at checkpoints) and in strict mode (every signature).
 Wall-clock and CPU-time rates both: the machine is shared, CPU time is our own cost.
-Targets (issue 5): >= 1,000 receipts sealed per second with the payment transaction included, >= 20,000
+Targets: >= 1,000 receipts sealed per second with the payment transaction included, >= 20,000
 verified records/s. Last line: `name: value unit` — `sealing: N receipts/s`, the take_payment rate
 (wall clock), the figure the target is about.
 """
@@ -129,7 +129,7 @@ def bench_take_payment(n: int) -> tuple | None:
 def bench_verify(target_records: int) -> tuple[int, float, float]:
     from django.db import transaction
 
-    from fiscal import services
+    from fiscal import closures, services, verification
     from fiscal.business_day import business_day
     from fiscal.models import SealedRecord
 
@@ -137,12 +137,12 @@ def bench_verify(target_records: int) -> tuple[int, float, float]:
     with transaction.atomic():
         for i in range(max(0, target_records - have)):
             services.seal_receipt(payload=payload(i), operator="alice", device="Till 1")
-    services.close_day(business_day(services.now()))
+    closures.close_day(business_day(services.now()))
     count = SealedRecord.objects.count()
     rates = []
     for strict in (False, True):
         reports = []
-        wall, cpu = timed(lambda: reports.append(services.verify_store(strict=strict)))
+        wall, cpu = timed(lambda: reports.append(verification.verify_store(strict=strict)))
         report = reports[0]
         assert report.ok, report.errors
         assert report.count == count

@@ -35,6 +35,7 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 
 from fiscal import chain as fc
+from fiscal.verifier import ClosureTally, VerifyResult, verify_chain
 
 FORMAT = "brigade-fiscal-archive/1"
 
@@ -147,7 +148,7 @@ def write_archive(period: str, *, directory: Path | None = None, operator="", de
     archive_hash = hashlib.sha256(tmp.read_bytes()).hexdigest()
     try:
         with transaction.atomic():
-            record = services._append(
+            record = services.append_record(
                 chain=fc.ARCHIVE, rtype=fc.ARCHIVE_TYPE, operator=operator, device=device, period=period,
                 build=lambda head: {"period": period, "kind": kind, "file": path.name, "sha256": archive_hash,
                                     "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(), "chains": ranges},
@@ -213,7 +214,7 @@ def _closures_csv(records: list[dict]) -> bytes:
 @dataclass
 class ArchiveReport:
     manifest: dict = field(default_factory=dict)
-    results: dict[str, fc.VerifyResult] = field(default_factory=dict)
+    results: dict[str, VerifyResult] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     key_ids: list[str] = field(default_factory=list)
 
@@ -301,9 +302,9 @@ def verify_archive(path: str | Path, public_key=None) -> ArchiveReport:
             last_seq = chain_records[-1]["seq"] if chain_records else 0
             days = [(r["seq"], json.loads(r["payload"])) for r in by_chain.get(fc.CLOSURE, []) if r["type"] == fc.DAY]
             days = [(s, p) for s, p in days if p.get("first_seq") and first_seq <= p["first_seq"] and p["last_seq"] <= last_seq]
-            tally = fc.ClosureTally(days)
+            tally = ClosureTally(days)
             observer = tally.observe
-        result = fc.verify_chain(chain_records, ring, start=start, chain=chain, observer=observer)
+        result = verify_chain(chain_records, ring, start=start, chain=chain, observer=observer)
         report.results[chain] = result
         if result.first_error:
             _c, seq, reason = result.first_error

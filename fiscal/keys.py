@@ -42,7 +42,7 @@ def _read(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _loaded() -> tuple[Ed25519PrivateKey, Ed25519PublicKey, str]:
+def signing_key() -> tuple[Ed25519PrivateKey, Ed25519PublicKey, str]:
     """(private key, public key, key id), created on first use, cached per key path."""
     cache_key = str(settings.FISCAL_KEY_PATH)
     entry = _cache.get(cache_key)
@@ -65,15 +65,15 @@ def _loaded() -> tuple[Ed25519PrivateKey, Ed25519PublicKey, str]:
 
 def private_key() -> Ed25519PrivateKey:
     """The signing key, created on first use."""
-    return _loaded()[0]
+    return signing_key()[0]
 
 
 def public_key() -> Ed25519PublicKey:
-    return _loaded()[1]
+    return signing_key()[1]
 
 
 def current_key_id() -> str:
-    return _loaded()[2]
+    return signing_key()[2]
 
 
 def public_key_pem() -> str:
@@ -117,3 +117,11 @@ def forget_cache() -> None:
     """Tests and rotation: the next call re-reads the key file."""
     with _lock:
         _cache.clear()
+
+
+def keyring() -> fc.Keyring:
+    """Every key this store has signed with: the current one and the retired ones."""
+    ring = fc.Keyring([public_key()])
+    for key in retired_keys():
+        ring.add(key)
+    return ring

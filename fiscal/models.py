@@ -8,7 +8,7 @@ the columns outside the hash (id, refers_to, subject, period) are lookup indexes
 
 from datetime import UTC, datetime
 
-from django.db import connections, models
+from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -52,14 +52,9 @@ class SealedRecordQuerySet(models.QuerySet):
 
     def wire(self, chunk_size: int = 2000):
         """Wire dicts (fiscal.chain format) in (chain, seq) order, streamed: a server-side cursor on
-        PostgreSQL, no model instances, no per-value ORM converters (verification reads millions)."""
-        sql, params = self.order_by("chain", "seq").values_list(*WIRE_COLUMNS).query.sql_with_params()
-        connection = connections[self.db]
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(chunk_size):
-                for row in rows:
-                    yield row_to_wire(row)
+        PostgreSQL, tuples rather than model instances (verification reads millions)."""
+        rows = self.order_by("chain", "seq").values_list(*WIRE_COLUMNS).iterator(chunk_size=chunk_size)
+        return map(row_to_wire, rows)
 
 
 class SealedRecord(models.Model):
@@ -124,7 +119,7 @@ class SealedRecord(models.Model):
         return f"{self.get_chain_display()} {self.seq} ({self.get_type_display()} {self.type_seq})"
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
+        if self.pk is not None:  # an existing row: a sealed record is written once, never again
             raise SealedRecordError("sealed fiscal records cannot be changed")
         super().save(*args, **kwargs)
 

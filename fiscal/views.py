@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fiscal import chain as fc
-from fiscal import keys, receipt, services
+from fiscal import keys, receipt, verification
 from fiscal.models import SealedRecord
 from accounts.access import staff_required
 from accounts.models import User
@@ -18,7 +18,7 @@ def verify(request):
     journaled, code 90)."""
     report = None
     if request.method == "POST":
-        report = services.verify_store(operator=request.user, device=getattr(request, "device", None))
+        report = verification.verify_store(operator=request.user, device=getattr(request, "device", None))
     return render(request, "fiscal/verify.html", {
         "report": report, "key_id": keys.current_key_id(), "public_key_pem": keys.public_key_pem(),
         "chains": fc.CHAINS,

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, retarget, reswap, trigger_client_event
 
-from accounts import access
+from accounts import pins
 from orders import idempotency, selectors, services
 from accounts.access import device_required, staff_required
 from orders.forms import (
@@ -729,7 +729,7 @@ def discount(request, order_id: int):
     data = form.cleaned_data
     manager = None
     if data["manager_pin"]:
-        manager = access.check_manager_pin(data["manager_pin"], device=request.device)
+        manager = pins.check_manager_pin(data["manager_pin"], device=request.device)
         if manager is None:
             form.add_error("manager_pin", _("Wrong manager PIN."))
             context["needs_manager"] = True

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from fiscal.chain import load_public_key, parse_timestamp
 from accounts.models import hash_token
+from fiscal.chain import load_public_key, parse_timestamp
 from sync import verification
 from sync.models import ReceivedRecord, Refusal, Store, StoreChainMark
 

@@ -1,9 +1,10 @@
-"""The cloud's checks of uploaded records, through fiscal's pure verifier (fiscal/chain.py): the same
+"""The cloud's checks of uploaded records, through fiscal's pure verifier (fiscal/verifier.py): the same
 code `fiscal_verify` runs, so the cloud accepts exactly what the store's own verification would."""
 
 from dataclasses import dataclass
 
 from fiscal import chain as fiscal_chain
+from fiscal.verifier import verify_chain
 
 
 @dataclass
@@ -27,7 +28,7 @@ def first_error(records: list[dict], public_key_pem: str, *, start: dict | None)
     of the last record the cloud holds of this chain; None for a chain's first upload), or None.
 
     Every signature is checked (strict): the cloud keeps each record on its own, so each must stand."""
-    result = fiscal_chain.verify_chain(records, public_key_pem, start=start, strict=True)
+    result = verify_chain(records, public_key_pem, start=start, strict=True)
     if result.first_error is None:
         return None
     _chain, seq, reason = result.first_error

@@ -5,7 +5,7 @@ App-specific fixtures live in tests/<app>/conftest.py.
 
 import pytest
 
-from accounts.access import hash_pin
+from accounts.pins import hash_pin
 from accounts.models import Device, User
 
 

@@ -90,7 +90,7 @@ def test_it_prints_the_lan_address_tablets_should_open(monkeypatch):
 
     from config.management.commands.serve import Command
 
-    monkeypatch.setattr("accounts.access.lan_addresses", lambda: ["192.168.1.20"])
+    monkeypatch.setattr("accounts.pairing.lan_addresses", lambda: ["192.168.1.20"])
     out = StringIO()
     Command(stdout=out).print_urls("0.0.0.0", 8000)
     printed = out.getvalue()

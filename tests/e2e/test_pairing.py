@@ -16,7 +16,7 @@ def zoe(manage) -> str:
     """A server with a PIN, made the way the admin makes one."""
     manage(
         "shell", "-c",
-        "from accounts.models import User; from accounts.access import set_pin; "
+        "from accounts.models import User; from accounts.pins import set_pin; "
         "set_pin(user=User.objects.create_user('zoe', first_name='Zoé', role='server'), pin='2468')",
     )
     return "zoe"

@@ -17,7 +17,7 @@ import threading
 def seal_concurrently(threads: int, per_thread: int) -> dict:
     from django.db import connection, transaction
 
-    from fiscal import services
+    from fiscal import services, verification
 
     from tests.fiscal.conftest import receipt_payload
 
@@ -45,7 +45,7 @@ def seal_concurrently(threads: int, per_thread: int) -> dict:
         w.start()
     for w in workers:
         w.join()
-    report = services.verify_store()
+    report = verification.verify_store()
     return {
         "seqs": sorted(seq for seq, _ in results),
         "devices": len({device for _, device in results}),

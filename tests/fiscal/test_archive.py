@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from fiscal import chain as fc
-from fiscal import codes, keys, services
+from fiscal import closures, codes, keys, services, verification
 from fiscal.archive import ArchiveError, verify_archive, write_archive
 from fiscal.models import SealedRecord
 
@@ -35,7 +35,7 @@ def closed_november(db, clock):
             services.seal_receipt(payload=receipt_payload(), operator="alice", device="Till 1")
         services.journal(codes.LOGIN, message="login", operator="alice")
     clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
-    services.run_scheduled_closures()
+    closures.run_scheduled_closures()
     assert SealedRecord.objects.filter(chain="closure", type="month", period="2026-11").exists()
 
 
@@ -70,7 +70,7 @@ def test_it_writes_seals_and_journals_an_archive_that_verifies(closed_november, 
     assert {"manifest.json", "manifest.sig", "keys.pem", "records.jsonl", "records.csv", "receipts.csv",
             "closures.csv", "README.txt", "anchors.jsonl"} <= names
     assert rows[0][:3] == ["chain", "seq", "type"] and rows[1][8] == "50.50"
-    assert services.verify_store().ok
+    assert verification.verify_store().ok
 
 
 def test_it_refuses_an_unclosed_or_already_archived_period(closed_november):
@@ -143,7 +143,7 @@ def test_it_verifies_an_archive_from_the_command_line_without_the_database(close
 
 def test_it_archives_a_year_from_the_command_line(closed_november, clock, capsys):
     clock.set(datetime(2027, 1, 2, 10, 0, tzinfo=UTC))
-    services.run_scheduled_closures()
+    closures.run_scheduled_closures()
     call_command("fiscal_archive", "--year", "2026")
     out = capsys.readouterr().out
     assert "brigade-fiscal-2026.zip" in out

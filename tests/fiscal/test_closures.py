@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from fiscal import codes, receipt, services
+from fiscal import closures, codes, receipt, services, verification
 from fiscal.models import ChainHead, SealedRecord
 
 from .conftest import receipt_payload
@@ -32,10 +32,10 @@ def test_it_closes_each_finished_day_with_its_totals(db, clock):
     day2 = sell(clock, 2, lines=[("Vin", 1, "30.00", "20.00"), ("Plat", 1, "20.00", "10.00")])
     services.seal_cancellation(original=day2[0], operator="marie", device="Till 1", reason="erreur")
     clock.set(datetime(2026, 11, 26, 3, 30, tzinfo=UTC))  # 04:30 in Paris, after the 4 h roll-over
-    assert services.run_scheduled_closures() is True
-    closures = list(SealedRecord.objects.filter(chain="closure").order_by("seq"))
-    assert [(c.type, c.period) for c in closures] == [("day", "2026-11-24"), ("day", "2026-11-25")]
-    first, second = (c.data() for c in closures)
+    assert closures.run_scheduled_closures() is True
+    made = list(SealedRecord.objects.filter(chain="closure").order_by("seq"))
+    assert [(c.type, c.period) for c in made] == [("day", "2026-11-24"), ("day", "2026-11-25")]
+    first, second = (c.data() for c in made)
     assert (first["first_seq"], first["last_seq"], first["count"], first["total"]) == (1, 3, 3, 3 * 5050)
     assert first["last_hash"] == day1[-1].hash
     assert first["vat"] == [{"rate": 1000, "base": 13773, "vat": 1377, "total": 15150}]
@@ -45,8 +45,8 @@ def test_it_closes_each_finished_day_with_its_totals(db, clock):
     assert second["grand_total"] == {"total": 15150 + 5000, "absolute": 15150 + 15000,
                                      "by_rate": {"1000": 15150 + 2000, "2000": 3000}}
     assert SealedRecord.objects.filter(chain="jet", subject=str(codes.CLOSURE_DAY)).count() == 2
-    assert services.run_scheduled_closures() is False  # nothing left to do
-    report = services.verify_store()
+    assert closures.run_scheduled_closures() is False  # nothing left to do
+    report = verification.verify_store()
     assert report.ok and report.closures_checked == 2
 
 
@@ -54,22 +54,22 @@ def test_it_waits_for_the_rollover_hour_before_closing(db, clock):
     clock.set(lunch(25))
     sell(clock, 1)
     clock.set(datetime(2026, 11, 26, 2, 30, tzinfo=UTC))  # 03:30 in Paris: still the 25th's service
-    services.run_scheduled_closures()
+    closures.run_scheduled_closures()
     assert not SealedRecord.objects.filter(chain="closure").exists()
 
 
 def test_it_closes_the_day_early_on_request_and_moves_later_sales_to_the_next_day(db, clock):
     clock.set(lunch(26))
     sell(clock, 2)
-    (z,) = services.close_day(date(2026, 11, 26))
+    (z,) = closures.close_day(date(2026, 11, 26))
     assert z.data()["count"] == 2
     (late,) = sell(clock, 1)
     assert late.business_day == date(2026, 11, 27)
     with pytest.raises(services.AlreadyClosed):
-        services.close_day(date(2026, 11, 26))
+        closures.close_day(date(2026, 11, 26))
     with pytest.raises(services.FiscalError):
-        services.close_day(date(2026, 11, 28))  # has not started
-    assert services.verify_store().ok
+        closures.close_day(date(2026, 11, 28))  # has not started
+    assert verification.verify_store().ok
 
 
 def test_it_closes_months_and_years_summarising_their_closures(db, clock):
@@ -77,7 +77,7 @@ def test_it_closes_months_and_years_summarising_their_closures(db, clock):
         clock.set(lunch(day))
         sell(clock, 2)
     clock.set(lunch(2, month=12))
-    services.run_scheduled_closures()
+    closures.run_scheduled_closures()
     month = SealedRecord.objects.get(chain="closure", type="month")
     days = list(SealedRecord.objects.filter(chain="closure", type="day").order_by("seq"))
     assert month.period == "2026-11" and len(days) == 3
@@ -88,14 +88,14 @@ def test_it_closes_months_and_years_summarising_their_closures(db, clock):
     clock.set(lunch(3, month=12))
     sell(clock, 1)
     clock.set(lunch(2, month=1, year=2027))
-    services.run_scheduled_closures()
+    closures.run_scheduled_closures()
     year = SealedRecord.objects.get(chain="closure", type="year")
     months = list(SealedRecord.objects.filter(chain="closure", type="month").order_by("seq"))
     assert [m.period for m in months] == ["2026-11", "2026-12"]
     assert year.period == "2026" and year.data()["total"] == 7 * 5050
     assert [c["hash"] for c in year.data()["closures"]] == [m.hash for m in months]
     assert year.data()["grand_total"]["total"] == 7 * 5050
-    report = services.verify_store()
+    report = verification.verify_store()
     assert report.ok, report.errors
     assert report.closures_checked == 4
 
@@ -107,23 +107,23 @@ def test_it_verifies_a_thousand_receipts_with_their_closures(db, clock):
         sales += sell(clock, 100, lines=[("Menu", 1, "19.90", "10.00"), ("Bière", 2, "6.50", "20.00")])
         services.seal_cancellation(original=sales[-1], operator="marie", device="Till 1", reason="test")
     clock.set(lunch(2, month=12))
-    services.run_scheduled_closures()
+    closures.run_scheduled_closures()
     assert SealedRecord.objects.filter(chain="ticket", type="sale").count() == 1000
     assert SealedRecord.objects.filter(chain="closure", type="day").count() == 10
     head = ChainHead.objects.get(chain="ticket")
     assert head.grand_total["total"] == 990 * 3290
-    report = services.verify_store()
+    report = verification.verify_store()
     assert report.ok, report.errors
     assert report.results["ticket"].count == 1010
     assert report.closures_checked == 10
-    strict = services.verify_store(strict=True)
+    strict = verification.verify_store(strict=True)
     assert strict.ok
 
 
 def test_it_refuses_to_close_a_month_that_is_not_over(db, clock):
     clock.set(lunch(26))
     with pytest.raises(services.FiscalError):
-        services.close_month(2026, 11)
+        closures.close_month(2026, 11)
 
 
 def test_it_closes_from_the_command_line_and_prints_the_z_report(db, clock, capsys):
@@ -145,7 +145,7 @@ def test_it_closes_from_the_command_line_and_prints_the_z_report(db, clock, caps
 def test_it_renders_the_z_report_as_text_and_escpos(db, clock):
     clock.set(lunch(25))
     sell(clock, 2)
-    (z,) = services.close_day(date(2026, 11, 25))
+    (z,) = closures.close_day(date(2026, 11, 25))
     text = receipt.z_report_text(z)
     assert "2026-11-25" in text and "101.00" in text
     assert all(len(line) <= 42 for line in text.splitlines())
@@ -156,7 +156,7 @@ def test_it_renders_the_z_report_as_text_and_escpos(db, clock):
 def test_it_shows_the_z_report_to_managers_only(db, clock, client, manager, alice):
     clock.set(lunch(25))
     sell(clock, 2)
-    (z,) = services.close_day(date(2026, 11, 25))
+    (z,) = closures.close_day(date(2026, 11, 25))
     url = f"/fiscal/closures/{z.pk}/"
     assert client.get(url).status_code == 302  # not logged in: to the PIN login
     client.force_login(alice)
@@ -178,7 +178,7 @@ def test_it_queues_the_z_report_on_the_report_printer(db, clock, client, manager
 
     clock.set(lunch(25))
     sell(clock, 2)
-    (z,) = services.close_day(date(2026, 11, 25))
+    (z,) = closures.close_day(date(2026, 11, 25))
     printer = Printer.objects.create(name="Till", host="127.0.0.1", port=9100, prints_reports=True)
     client.force_login(manager)
     response = client.post(f"/fiscal/closures/{z.pk}/print/")

@@ -42,6 +42,26 @@ def test_it_refuses_raw_sql_update_and_delete(seal, sql):
     assert SealedRecord.objects.filter(operator="mallory").count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_flush_alone_empties_the_sealed_records(clock, fiscal_key):
+    """`manage.py flush` (fiscal's, around Django's) empties the database; the same DELETE outside it is
+    refused. PostgreSQL's flush truncates, which row triggers do not see."""
+    from django.core.management import call_command
+
+    from fiscal import services
+
+    from .conftest import receipt_payload
+
+    with transaction.atomic():
+        services.seal_receipt(payload=receipt_payload(), operator="alice", device="Till 1")
+    if connection.vendor == "sqlite":
+        with pytest.raises(DatabaseError, match="sealed records cannot be"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM fiscal_sealedrecord")
+    call_command("flush", interactive=False, verbosity=0)
+    assert SealedRecord.objects.count() == 0
+
+
 def test_it_offers_a_read_only_admin(seal, client, manager):
     (record,) = seal()
     client.force_login(manager)

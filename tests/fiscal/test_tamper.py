@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from fiscal import chain as fc
-from fiscal import codes, services
+from fiscal import closures, codes, services, verification
 from fiscal import db as fiscal_db
 from fiscal.models import SealedRecord
 
@@ -21,9 +21,9 @@ from fiscal.models import SealedRecord
 def store(seal, clock):
     """Ten receipts, a day closure over them, two more receipts."""
     receipts = seal(10)
-    (closure,) = services.close_day(date(2026, 11, 26))
+    (closure,) = closures.close_day(date(2026, 11, 26))
     receipts += seal(2)
-    assert services.verify_store().ok
+    assert verification.verify_store().ok
     fiscal_db.drop_triggers()
     return receipts, closure
 
@@ -40,7 +40,7 @@ def edit_payload(record, change):
 
 
 def first_errors():
-    report = services.verify_store()
+    report = verification.verify_store()
     assert not report.ok
     return report.errors
 
@@ -124,11 +124,11 @@ def test_it_names_an_altered_perpetual_total(store):
 def test_it_names_a_closure_that_disagrees_with_its_receipts_even_when_signed(seal, clock):
     """A closure sealed with the store's key but wrong totals (a bug, or an insider with the key)."""
     seal(3)
-    ticket_head = services._lock_head("ticket")
+    ticket_head = services.lock_head("ticket")
     body = {"period": "2026-11-26", "first_seq": 1, "last_seq": 3, "count": 3, "by_type": {"sale": {"count": 3, "total": 1}},
             "vat": [{"rate": 1000, "base": 0, "vat": 0, "total": 1}], "total": 1,
             "grand_total": ticket_head.grand_total, "last_hash": ticket_head.hash}
-    services._append(chain="closure", rtype="day", build=lambda head: body, period="2026-11-26")
+    services.append_record(chain="closure", rtype="day", build=lambda head: body, period="2026-11-26")
     (error,) = first_errors()
     assert error[:2] == ("closure", 1) and "receipts add up to" in error[2]
 
@@ -154,7 +154,7 @@ def test_it_journals_the_failure_and_the_command_exits_non_zero(store, capsys):
 
 
 def test_it_warns_when_the_triggers_are_gone(store):
-    report = services.verify_store()
+    report = verification.verify_store()
     assert report.ok and report.warnings
 
 

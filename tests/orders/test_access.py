@@ -12,7 +12,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from accounts.access import device_cookie_value, revoke_device
+from accounts.access import device_cookie_value
+from accounts.pairing import revoke_device
 
 # Entry points meant for callers without a device, and why.
 PUBLIC = {

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 
-from accounts import access
+from accounts import access, pairing, pins
 from accounts.models import Device, User
 
 
@@ -21,7 +21,7 @@ def shown_tokens(response) -> list[str]:
 
 
 def test_it_lists_devices_with_their_state(admin_client, till, kiosk):
-    access.revoke_device(device=kiosk)
+    pairing.revoke_device(device=kiosk)
     response = admin_client.get("/admin/accounts/device/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -75,7 +75,7 @@ def test_it_sets_a_pin_from_the_staff_form_hashed(admin_client, alice):
     assert response.status_code == 302, response.context["adminform"].form.errors
     alice.refresh_from_db()
     assert alice.pin_hash.startswith("pbkdf2_sha256_pin$")
-    assert access.check_pin(user=alice, pin="2580").ok
+    assert pins.check_pin(user=alice, pin="2580").ok
 
 
 def test_it_refuses_a_pin_that_is_not_digits_in_the_staff_form(admin_client, alice):
@@ -91,19 +91,19 @@ def test_it_creates_a_server_with_a_pin_and_no_password(admin_client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     bob = User.objects.get(username="bob")
     assert not bob.has_usable_password()
-    assert access.check_pin(user=bob, pin="1357").ok
+    assert pins.check_pin(user=bob, pin="1357").ok
 
 
 def test_it_shows_a_locked_pin_to_the_manager_and_unlocks_it(admin_client, alice):
     for _ in range(settings.PIN_MAX_FAILURES):
-        access.check_pin(user=alice, pin="0000")
+        pins.check_pin(user=alice, pin="0000")
     listing = admin_client.get("/admin/accounts/user/")
     row = re.search(r'<tr>.*?alice.*?</tr>', listing.content.decode(), re.S).group(0)
     assert 'class="field-pin_lock">—<' not in row  # a date, not the dash of an open account
     response = admin_client.post("/admin/accounts/user/", {"action": "unlock_pins", "_selected_action": [alice.pk]})
     assert response.status_code == 302
     alice.refresh_from_db()
-    assert access.pin_locked_until(alice) is None
+    assert pins.pin_locked_until(alice) is None
     listing = admin_client.get("/admin/accounts/user/").content.decode()
     row = re.search(r'<tr>.*?alice.*?</tr>', listing, re.S).group(0)
     assert 'class="field-pin_lock">—<' in row
@@ -118,7 +118,7 @@ def test_it_creates_a_manager_from_the_command_line(client, db, monkeypatch):
     call_command("createmanager", "sam", "--first-name", "Sam", "--pin", "8642", "--password-stdin", stdout=io.StringIO())
     sam = User.objects.get(username="sam")
     assert sam.role == User.Role.MANAGER and sam.is_staff
-    assert access.check_pin(user=sam, pin="8642").ok
+    assert pins.check_pin(user=sam, pin="8642").ok
     client.post("/admin/login/", {"username": "sam", "password": "a sturdy kitchen password", "next": "/admin/"})
     assert client.get("/admin/").status_code == 200
 

@@ -8,15 +8,9 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 
-from accounts.access import (
-    PIN_SESSION_KEY,
-    api_view,
-    device_cookie_value,
-    device_required,
-    issue_device_token,
-    revoke_device,
-    staff_required,
-)
+from accounts.access import api_view, device_cookie_value, device_required, staff_required
+from accounts.pairing import issue_device_token, revoke_device
+from accounts.pins import PIN_SESSION_KEY
 from accounts.models import Device, User
 
 

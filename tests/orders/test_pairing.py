@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import NoReverseMatch, reverse
 
-from accounts import access
+from accounts import access, pairing
 from accounts.models import Device
 
 
@@ -73,12 +73,12 @@ def test_it_refuses_an_empty_token(client, db):
 
 
 def test_it_refuses_the_token_of_a_revoked_device(client, till):
-    access.revoke_device(device=till)
+    pairing.revoke_device(device=till)
     assert client.post("/pair/", {"token": till.token}).status_code == 400
 
 
 def test_it_slows_down_guessing_from_one_address(client, till):
-    for _ in range(access.PAIRING_MAX_FAILURES):
+    for _ in range(pairing.PAIRING_MAX_FAILURES):
         assert client.post("/pair/", {"token": "guess"}).status_code == 400
     # From now on even the right token waits: the address is blocked for a while.
     response = client.post("/pair/", {"token": till.token})
@@ -175,7 +175,7 @@ def test_it_rotates_a_token_and_unpairs_browsers_of_the_old_one(client, till):
 
 
 def test_it_reactivates_a_revoked_device_on_rotation(till):
-    access.revoke_device(device=till)
+    pairing.revoke_device(device=till)
     new_token = run_device_token("Till 1", "--rotate")[-1]
     assert access.device_from_token(new_token) == till
 
@@ -194,18 +194,18 @@ def test_it_refuses_to_rotate_under_another_role(till):
 
 
 def test_it_pairs_a_screen_with_a_pairing_code_once(client, kds_screen):
-    code = access.issue_pairing_code(device=kds_screen)
+    code = pairing.issue_pairing_code(device=kds_screen)
     assert len(code) == 6 and code.isdigit()
     response = client.post("/pair/", {"token": code})
     assert response.status_code == 302
     assert device_of(client) == kds_screen
     # The code is spent; the device's token still works.
-    assert access.pair_with_token(token=code, address="10.0.0.9") is None
+    assert pairing.pair_with_token(token=code, address="10.0.0.9") is None
     assert access.device_from_token(kds_screen.token) == kds_screen
 
 
 def test_it_keeps_pairing_codes_out_of_the_database_in_clear(kds_screen):
-    code = access.issue_pairing_code(device=kds_screen)
+    code = pairing.issue_pairing_code(device=kds_screen)
     kds_screen.refresh_from_db()
     assert code not in kds_screen.pairing_code_hash
 
@@ -215,24 +215,24 @@ def test_it_refuses_an_expired_pairing_code(client, kds_screen):
 
     from django.utils import timezone
 
-    code = access.issue_pairing_code(device=kds_screen)
+    code = pairing.issue_pairing_code(device=kds_screen)
     Device.objects.filter(pk=kds_screen.pk).update(pairing_code_expires_at=timezone.now() - timedelta(seconds=1))
     assert client.post("/pair/", {"token": code}).status_code == 400
 
 
 def test_it_cancels_the_code_of_a_revoked_device(client, kds_screen):
-    code = access.issue_pairing_code(device=kds_screen)
-    access.revoke_device(device=kds_screen)
+    code = pairing.issue_pairing_code(device=kds_screen)
+    pairing.revoke_device(device=kds_screen)
     assert client.post("/pair/", {"token": code}).status_code == 400
 
 
 def test_it_cancels_every_pending_code_after_too_many_wrong_ones(kds_screen):
-    code = access.issue_pairing_code(device=kds_screen)
+    code = pairing.issue_pairing_code(device=kds_screen)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    for attempt in range(access.PAIRING_CODE_MAX_FAILURES):
+    for attempt in range(pairing.PAIRING_CODE_MAX_FAILURES):
         # From many addresses, so the per-address limit does not stop the guesser first.
-        assert access.pair_with_token(token=wrong, address=f"10.0.{attempt}.1") is None
-    assert access.pair_with_token(token=code, address="10.0.99.1") is None
+        assert pairing.pair_with_token(token=wrong, address=f"10.0.{attempt}.1") is None
+    assert pairing.pair_with_token(token=code, address="10.0.99.1") is None
 
 
 def test_it_shows_pairing_codes_in_the_admin(client, manager, kds_screen):
@@ -243,4 +243,4 @@ def test_it_shows_pairing_codes_in_the_admin(client, manager, kds_screen):
     import re
 
     [code] = re.findall(r"data-pairing-code>(\d{6})<", response.content.decode())
-    assert access.pair_with_token(token=code, address="10.0.0.2") == kds_screen
+    assert pairing.pair_with_token(token=code, address="10.0.0.2") == kds_screen

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from fiscal import codes
-from accounts import access
-from accounts.access import PinHasher, check_manager_pin, check_pin, hash_pin, set_pin
+from accounts import access, pins
+from accounts.pins import check_manager_pin, check_pin, hash_pin, PinHasher, set_pin
 from accounts.models import User
 
 
@@ -108,7 +108,7 @@ def test_it_unlocks_when_the_lock_has_run_out(alice):
     fail(alice, settings.PIN_MAX_FAILURES)
     User.objects.filter(pk=alice.pk).update(pin_locked_until=timezone.now() - timedelta(seconds=1))
     alice.refresh_from_db()
-    assert access.pin_locked_until(alice) is None
+    assert pins.pin_locked_until(alice) is None
     assert check_pin(user=alice, pin="1234").ok
     alice.refresh_from_db()
     assert alice.failed_pin_attempts == 0
@@ -127,8 +127,8 @@ def test_it_never_runs_more_comparisons_than_the_limit_even_concurrently(alice):
     each other cannot both get to compare."""
     User.objects.filter(pk=alice.pk).update(failed_pin_attempts=settings.PIN_MAX_FAILURES - 1)
     now = timezone.now()
-    assert access._claim_attempt(alice, now) is True
-    assert access._claim_attempt(alice, now) is False
+    assert pins._claim_attempt(alice, now) is True
+    assert pins._claim_attempt(alice, now) is False
     alice.refresh_from_db()
     assert alice.failed_pin_attempts == settings.PIN_MAX_FAILURES
 
@@ -137,15 +137,15 @@ def test_it_treats_a_claimed_but_unwritten_lock_as_locked(alice):
     """A crash between the last claim and writing the lock time must not leave the account open."""
     User.objects.filter(pk=alice.pk).update(failed_pin_attempts=settings.PIN_MAX_FAILURES)
     alice.refresh_from_db()
-    assert access.pin_locked_until(alice) is not None
+    assert pins.pin_locked_until(alice) is not None
     assert not check_pin(user=alice, pin="1234").ok
 
 
 def test_it_lets_a_manager_unlock_a_pin(alice, manager):
     fail(alice, settings.PIN_MAX_FAILURES)
-    access.unlock_pin(user=alice, by=manager)
+    pins.unlock_pin(user=alice, by=manager)
     alice.refresh_from_db()
-    assert access.pin_locked_until(alice) is None
+    assert pins.pin_locked_until(alice) is None
     assert check_pin(user=alice, pin="1234").ok
 
 

@@ -12,7 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import access
+from accounts import pins
 from accounts.models import User
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, first_name: str, pin: str | None, password_stdin: bool, **options):
         if pin is not None:
             try:
-                access.validate_pin(pin)
+                pins.validate_pin(pin)
             except ValidationError as exc:
                 raise CommandError(" ".join(exc.messages)) from None
         password = self.read_password(password_stdin)
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         if pin is not None:
-            access.set_pin(user=user, pin=pin)
+            pins.set_pin(user=user, pin=pin)
         self.stdout.write(f"Manager {username} {'created' if created else 'updated'}: log in at /admin/.")
 
     def read_password(self, from_stdin: bool) -> str:

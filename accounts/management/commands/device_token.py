@@ -7,7 +7,7 @@ of an existing device: browsers paired with the old one must pair again.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import access
+from accounts import pairing
 from accounts.models import Device
 
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             raise CommandError(f'"{name}" is a {device.role} device, not a {role} one.')
         else:
             action = "given a new token"
-        token = access.issue_device_token(device=device)
+        token = pairing.issue_device_token(device=device)
         self.stdout.write(
             f'Device "{device.name}" ({device.role}) {action}. Its token is shown once; pair a browser by opening '
             f"/pair/?token=<token> on the server, or use it as \"Authorization: Bearer <token>\" for the API:"

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from kds.demo import load_demo_kitchen
-from accounts import access
+from accounts import pairing, pins
 from accounts.models import Device, User, hash_token
 from orders.models import Allergen, Category, Item, Modifier, ModifierGroup, SetMenuSlot, Table
 
@@ -190,7 +190,7 @@ def load_staff() -> None:
             user.set_password(DEMO_PASSWORD)
         else:
             user.set_unusable_password()
-        user.pin_hash = access.hash_pin(pin)
+        user.pin_hash = pins.hash_pin(pin)
         user.failed_pin_attempts, user.pin_locked_until = 0, None
         user.save()
 
@@ -216,7 +216,7 @@ def load_devices() -> dict[str, str]:
         if device is None:
             device = Device(name=name, role=role)
         device.role = role
-        tokens[name] = access.issue_device_token(device=device)
+        tokens[name] = pairing.issue_device_token(device=device)
     if tokens != stored:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

@@ -110,7 +110,7 @@ class Command(BaseCommand):
         logger.info("Background loops running: %s", ", ".join(name for name, _step, _idle in steps) or "none")
 
     def print_urls(self, host: str, port: int) -> None:
-        from accounts.access import lan_addresses
+        from accounts.pairing import lan_addresses
 
         if host in ("0.0.0.0", "::", ""):
             hosts = lan_addresses() + ["127.0.0.1"]

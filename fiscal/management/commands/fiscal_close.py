@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fiscal import receipt, services
+from fiscal import closures, receipt, services
 from fiscal.business_day import business_day
 
 
@@ -25,17 +25,17 @@ class Command(BaseCommand):
         try:
             if options["day"] is not None:
                 day = date.fromisoformat(options["day"]) if options["day"] else today - timedelta(days=1)
-                made = services.close_day(day, operator=operator)
+                made = closures.close_day(day, operator=operator)
             elif options["month"] is not None:
                 if options["month"]:
                     year, month = (int(p) for p in options["month"].split("-"))
                 else:
                     last = today.replace(day=1) - timedelta(days=1)
                     year, month = last.year, last.month
-                made = [services.close_month(year, month, operator=operator)]
+                made = [closures.close_month(year, month, operator=operator)]
             else:
                 year = int(options["year"]) if options["year"] else today.year - 1
-                made = [services.close_year(year, operator=operator)]
+                made = [closures.close_year(year, operator=operator)]
         except ValueError as exc:
             raise CommandError(f"bad date: {exc}") from None
         except services.FiscalError as exc:

@@ -1,4 +1,4 @@
-"""`manage.py fiscal_verify` — DESIGN.md contract: exit 0 and a summary when every chain verifies;
+"""`manage.py fiscal_verify` (a contract, see docs/contracts.md): exit 0 and a summary when every chain verifies;
 non-zero and the first broken record of each chain otherwise. `--archive FILE` checks an archive
 without touching the database (pass `--public-key` to trust a key obtained elsewhere)."""
 
@@ -20,9 +20,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["archive"]:
             return self.verify_archive(options["archive"], options["public_key"])
-        from fiscal import services
+        from fiscal import verification
 
-        report = services.verify_store(strict=options["strict"])
+        report = verification.verify_store(strict=options["strict"])
         for chain, result in report.results.items():
             if result.ok:
                 self.stdout.write(f"{chain:<9} OK      {result.count:>8} records, last {result.last_seq}")
