@@ -7,7 +7,7 @@ from django.views import defaults
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("language, heading", [("fr", "Page introuvable"), ("en", "Page not found")])
+@pytest.mark.parametrize("language, heading", [("fr", "Page non trouvée"), ("en", "Page not found")])
 @pytest.mark.parametrize("url", ["/fiscal/", "/no/such/page/"])
 def test_an_unknown_address_gets_the_styled_404_in_the_visitors_language(client, url, language, heading):
     response = client.get(url, headers={"accept-language": language})
