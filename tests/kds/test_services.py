@@ -6,8 +6,10 @@ import time
 import pytest
 from django.db import OperationalError, close_old_connections, connection, transaction
 
-from kds import services
-from kds.models import PrintJob, Printer, Station, StationEvent, Ticket, TicketItem
+from kds import services, setup
+from kds.models import KitchenSetup, Station, StationEvent, Ticket, TicketItem
+from printing.models import PrintJob
+from tests.kds.test_printing import station_printer
 from orders.models import OrderLine
 from tests.kds.conftest import add_line, make_order
 
@@ -48,6 +50,60 @@ def test_it_sends_unrouted_items_to_the_default_station(stations, menu):
     order = make_order()
     burger = add_line(order, menu["burger"])
     assert set(by_station(send(order, [burger]))) == {"bar", "expo"}
+
+
+def burger_stations(menu) -> set[str]:
+    order = make_order()
+    return set(by_station(send(order, [add_line(order, menu["burger"])])))
+
+
+def test_it_sees_a_routing_change_on_the_next_order(stations, menu):
+    """The setup is kept in memory (kds.setup); changing a rule through the ORM (the admin) is seen."""
+    assert burger_stations(menu) == {"grill", "expo"}
+    stations["bar"].items.add(menu["burger"])
+    assert burger_stations(menu) == {"bar", "expo"}
+    menu["burger"].stations.remove(stations["bar"])
+    assert burger_stations(menu) == {"grill", "expo"}
+    stations["fry"].is_default = True
+    stations["fry"].save()
+    stations["grill"].categories.clear()
+    assert burger_stations(menu) == {"fry", "expo"}
+
+
+def test_it_sees_a_change_made_by_another_process_once_the_version_moves(stations, menu):
+    assert burger_stations(menu) == {"grill", "expo"}
+    # Another process changes the rules and bumps the version; here, the change without its signal...
+    Station.categories.through.objects.filter(station=stations["grill"]).update(station=stations["bar"])
+    assert burger_stations(menu) == {"grill", "expo"}  # ...is not seen: this process reads its copy
+    KitchenSetup.objects.filter(pk=1).update(version=-42)  # ...until the version it compares moves
+    assert burger_stations(menu) == {"bar", "expo"}
+
+
+def test_it_reads_the_setup_version_only_when_nothing_changed(stations, menu, django_assert_num_queries):
+    setup.forget()
+    first = setup.current()
+    with django_assert_num_queries(1):
+        assert setup.current() is first
+    assert [s.slug for s in setup.stations()] == ["grill", "fry", "bar", "expo"]
+    setup.stations()[0].last_seq = 99  # the caller's own copies
+    assert setup.current().stations[0].last_seq == 0
+
+
+def test_it_sees_a_printer_disabled_or_removed_on_the_next_order(stations, menu):
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=9)
+    burger_stations(menu)
+    assert PrintJob.objects.count() == 1
+    printer.enabled = False
+    printer.save()
+    burger_stations(menu)
+    assert PrintJob.objects.count() == 1
+    printer.enabled = True
+    printer.save()
+    burger_stations(menu)
+    assert PrintJob.objects.count() == 2
+    printer.delete()  # and its jobs with it
+    burger_stations(menu)
+    assert not PrintJob.objects.exists()
 
 
 def test_it_leaves_set_menu_headers_out_and_cooks_their_components(stations, menu):
@@ -212,8 +268,8 @@ def test_it_strikes_voided_lines_and_counts_an_emptied_ticket_as_done_for_expo(s
 
 
 def test_it_queues_prints_for_stations_with_a_printer_and_void_slips_for_printed_tickets(stations, menu, alice, table4):
-    Printer.objects.create(name="Grill", host="127.0.0.1", port=9, station=stations["grill"])
-    Printer.objects.create(name="Bar", host="127.0.0.1", port=9, station=stations["bar"], enabled=False)
+    station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=9)
+    station_printer(stations["bar"], name="Bar", host="127.0.0.1", port=9, enabled=False)
     order = make_order(server=alice, table=table4)
     burger = add_line(order, menu["burger"], modifiers=[menu["saignant"]], note="sans oignon")
     held = add_line(order, menu["steak"], status=OrderLine.Status.HELD, course=2)
