@@ -82,7 +82,7 @@ class Station(models.Model):
 
     @property
     def group(self) -> str:
-        """The channel-layer group its screens listen on (kds/events.py)."""
+        """The channel-layer group its screens listen on (kds.services rings it through core.events)."""
         return "expo" if self.is_expo else f"station.{self.slug}"
 
 

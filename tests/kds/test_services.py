@@ -131,6 +131,7 @@ def test_it_numbers_events_per_station_without_gaps(stations, menu, published, d
 
 
 def test_it_publishes_nothing_when_the_order_rolls_back(stations, menu, published, django_capture_on_commit_callbacks):
+    station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=9)
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError):
             with transaction.atomic():
@@ -138,8 +139,18 @@ def test_it_publishes_nothing_when_the_order_rolls_back(stations, menu, publishe
                 send(order, [add_line(order, menu["steak"])])
                 raise RuntimeError("payment refused")
     assert published == []
-    assert Ticket.objects.count() == 0
+    assert Ticket.objects.count() == 0 and not PrintJob.objects.exists()  # the print job went with its order
     assert Station.objects.get(slug="grill").last_seq == 0
+
+
+def test_it_forgets_a_setup_change_that_rolled_back(stations, menu):
+    """A change read (and kept in memory) inside its own transaction, then rolled back, is not used."""
+    assert burger_stations(menu) == {"grill", "expo"}
+    with pytest.raises(RuntimeError), transaction.atomic():
+        stations["bar"].items.add(menu["burger"])
+        assert burger_stations(menu) == {"bar", "expo"}
+        raise RuntimeError("changed my mind")
+    assert burger_stations(menu) == {"grill", "expo"}
 
 
 def test_it_bumps_once_and_answers_already_the_second_time(stations, menu, published, django_capture_on_commit_callbacks):

@@ -209,9 +209,12 @@ def test_it_sends_an_order_to_the_kitchen_in_a_fixed_number_of_statements(kitche
     # included). kds: the setup's version (1), the stations' numbers (UPDATE … RETURNING), expo tickets,
     # preparation tickets, their items, the events (5); for the chits: the lines' modifiers, their set
     # menus, the server's name (3); the print jobs in one INSERT (1); the savepoints released (3).
+    # PostgreSQL first locks the stations' rows in id order (SELECT … FOR UPDATE); SQLite's write lock
+    # is already held.
+    lock = ["SELECT"] if connection.features.has_select_for_update else []
     assert _statements(queries) == [
         "SAVEPOINT", "SELECT", "SELECT", "UPDATE", "UPDATE",
-        "SAVEPOINT", "SELECT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT",
+        "SAVEPOINT", "SELECT", *lock, "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT",
         "SELECT", "SELECT", "SELECT", "INSERT", "RELEASE", "RELEASE",
     ]
     tickets = Ticket.objects.filter(order=order)
