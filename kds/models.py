@@ -236,10 +236,6 @@ class KitchenSetup(models.Model):
         a rolled-back change can never leave a version that a later change takes again."""
         cls.objects.update_or_create(pk=1, defaults={"version": secrets.randbits(62)})
 
-    @classmethod
-    def current(cls) -> int | None:
-        return cls.objects.filter(pk=1).values_list("version", flat=True).first()
-
 
 # Saving or deleting a station, a printer or a routing rule (the admin, the demo, the tests) bumps the
 # version; queryset.update() does not send signals, so its callers bump themselves.

@@ -9,8 +9,8 @@ orders.services calls the first three inside its order transaction) and follows 
 3. ring the stations' groups after commit (core.events.publish_on_commit). A rolled-back order never
    shows a ticket; a screen that missed the doorbell catches up from the events.
 
-Locking contract: `_number` takes the stations' counter rows (UPDATE … last_seq, in ascending id
-order) and the transaction holds them until commit, so writers to one station queue there and its
+Locking contract: `_number` takes the stations' counter rows (kds.sql.allocate: UPDATE … last_seq, in
+ascending id order) and the transaction holds them until commit, so writers to one station queue there and its
 numbers are gapless and committed in order: a screen that has seen N never misses N-1.
 """
 
@@ -20,14 +20,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Device
 from core.events import prepare_on_commit, publish_on_commit
-from kds import chits, lifecycle, setup
+from kds import chits, lifecycle, setup, sql
 from kds.models import Screen, Station, StationEvent, Ticket, TicketItem
 from orders.models import Order, OrderLine
 from printing import queue
@@ -61,34 +61,12 @@ class _Changes:
         self.events.append((station, kind, ticket))
 
 
-def _allocate(counts: dict[int, int]) -> dict[int, int]:
-    """Reserve counts[station id] numbers at each station; return each station's new last number.
-    Rows are locked in ascending id order first (PostgreSQL; SQLite's write lock is already held),
-    then bumped in one UPDATE … RETURNING."""
-    ids = sorted(counts)
-    if not ids:
-        return {}
-    if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction holds the lock
-        list(Station.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-    table = connection.ops.quote_name(Station._meta.db_table)
-    cases = " ".join("WHEN %s THEN %s" for _ in ids)
-    placeholders = ", ".join("%s" for _ in ids)
-    sql = (
-        f"UPDATE {table} SET last_seq = last_seq + CASE id {cases} ELSE 0 END "
-        f"WHERE id IN ({placeholders}) RETURNING id, last_seq"
-    )
-    params = [value for station_id in ids for value in (station_id, counts[station_id])] + ids
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
-
-
 def _number(changes: _Changes) -> list[tuple[Station, str, Ticket | None, int]]:
     """Give every change its station's next number (and the ticket the latest of its numbers)."""
     counts: dict[int, int] = defaultdict(int)
     for station, _kind, _ticket in changes.events:
         counts[station.pk] += 1
-    last = _allocate(counts)
+    last = sql.allocate(counts)
     next_seq = {station_id: last[station_id] - count + 1 for station_id, count in counts.items()}
     numbered = []
     for station, kind, ticket in changes.events:
@@ -105,9 +83,8 @@ def _store(numbered: list[tuple[Station, str, Ticket | None, int]], *, stamp_tic
     """Write the events, stamp the (already saved) tickets with their latest number, and ring each
     station once after commit."""
     now = timezone.now()
-    StationEvent.objects.bulk_create([
-        StationEvent(station_id=station.pk, seq=seq, kind=kind, ticket=ticket, created_at=now)
-        for station, kind, ticket, seq in numbered
+    sql.insert_events([
+        (station.pk, seq, kind, ticket.pk if ticket is not None else None, now) for station, kind, ticket, seq in numbered
     ])
     if stamp_tickets:
         latest = {ticket.pk: ticket.seq for _station, _kind, ticket, _seq in numbered if ticket is not None}
@@ -217,15 +194,15 @@ def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[T
         numbered = _number(changes)  # numbers first, so the tickets are written with theirs
         # Expo tickets first: the preparation tickets of the same send point at theirs.
         expo_tickets = [t for t in tickets if t.station.is_expo]
-        # One INSERT for each kind of row (bulk_create sets the new ids on SQLite and PostgreSQL).
-        Ticket.objects.bulk_create(expo_tickets)
+        # One INSERT for each kind of row (kds.sql: the send path's statements, written once).
+        sql.insert_tickets(expo_tickets)
         expo_of_course = {t.course: t for t in expo_tickets}
         prep_tickets = [t for t in tickets if not t.station.is_expo]
         for ticket in prep_tickets:
             ticket.expo_ticket = expo_of_course.get(ticket.course)
-        Ticket.objects.bulk_create(prep_tickets)
-        TicketItem.objects.bulk_create([
-            TicketItem(ticket=ticket, line=line, quantity=line.quantity)
+        sql.insert_tickets(prep_tickets)
+        sql.insert_ticket_items([
+            (ticket.pk, line.pk, line.quantity)
             for ticket, (_station, _course, station_lines) in zip(tickets, plan)
             for line in station_lines
         ])

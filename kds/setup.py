@@ -3,7 +3,8 @@
 It changes a few times a year (the admin, the demo) and is read on every order sent to the kitchen,
 so each process keeps one copy and reads it again only when `KitchenSetup.version` changed: one
 single-value query per use, where reading the setup itself takes three. Every save or delete of a
-station, a printer or a routing rule bumps the version (kds.models), whichever process made it.
+station, a printer or a routing rule bumps the version (kds.models.KitchenSetup), whichever process
+made it.
 """
 
 import copy
@@ -11,7 +12,8 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kds.models import KitchenSetup, Station
+from kds import sql
+from kds.models import Station
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def _load(version: int | None) -> Setup:
 def current() -> Setup:
     """The setup as the database has it now (one query when nothing changed)."""
     global _cached
-    version = KitchenSetup.current()
+    version = sql.setup_version()
     cached = _cached
     if cached is not None and cached.version == version:
         return cached

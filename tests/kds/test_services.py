@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import OperationalError, close_old_connections, connection, transaction
 
-from kds import services, setup
+from kds import services, setup, sql
 from kds.models import KitchenSetup, Station, StationEvent, Ticket, TicketItem
 from printing.models import PrintJob
 from tests.kds.test_printing import station_printer
@@ -355,3 +355,24 @@ def test_it_prunes_old_events_and_a_screen_that_far_behind_gets_a_snapshot(stati
     assert list(StationEvent.objects.filter(station=stations["grill"]).values_list("seq", flat=True)) == [2]
     assert selectors.catch_up(stations["grill"], 0).mode == "snapshot"  # event 1 is gone
     assert selectors.catch_up(stations["grill"], 1).mode == "replay"
+
+
+def test_it_writes_tickets_items_and_events_as_the_orm_reads_them(stations, menu, monkeypatch):
+    """kds.sql's explicit INSERTs store what the ORM would (aware datetimes, flags, nulls), and split
+    a send larger than one statement may carry."""
+    monkeypatch.setattr(sql, "MAX_PARAMS", 7)  # tickets: 1 per statement; items: 2; events: 1
+    order = make_order(is_rush=True)
+    lines = [add_line(order, menu["burger"]) for _ in range(3)] + [add_line(order, menu["cola"])]
+    tickets = by_station(send(order, lines))
+    stored = {t.station.slug: t for t in Ticket.objects.filter(order=order).select_related("station")}
+    assert {slug: t.pk for slug, t in tickets.items()} == {slug: t.pk for slug, t in stored.items()}
+    grill = stored["grill"]
+    assert grill.is_rush and grill.status == "new" and grill.course is None and grill.bumped_at is None
+    assert grill.sent_at == tickets["grill"].sent_at and grill.sent_at.tzinfo is not None
+    assert grill.expo_ticket_id == stored["expo"].pk and grill.seq == tickets["grill"].seq
+    assert sorted(grill.items.values_list("line_id", "quantity")) == [(line.pk, 1) for line in lines[:3]]
+    events = StationEvent.objects.filter(ticket__order=order).order_by("station_id", "seq")
+    assert [(e.station.slug, e.kind, e.ticket_id) for e in events] == sorted(
+        [(slug, "created", t.pk) for slug, t in stored.items()], key=lambda e: stations[e[0]].pk
+    )
+    assert all(e.created_at.tzinfo is not None for e in events)
