@@ -1,7 +1,8 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PrintingConfig(AppConfig):
     name = "printing"
-    verbose_name = _("Printing")
+    # The admin's section, not a job's status ("Printing" there means "being printed").
+    verbose_name = pgettext_lazy("admin section", "Printing")
