@@ -76,8 +76,9 @@ def _events_in(*ranges) -> QuerySet:
     wanted = Q(pk__in=[])
     for i in range(0, len(ranges), 3):
         wanted |= Q(station_id=ranges[i], seq__gt=ranges[i + 1], seq__lte=ranges[i + 2])
-    return StationEvent.objects.filter(wanted).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
-
+    return (
+        StationEvent.objects.filter(wanted).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
+    )
 
 
 def _card_orders(order_ids) -> dict[int, CardOrder]:
@@ -86,7 +87,8 @@ def _card_orders(order_ids) -> dict[int, CardOrder]:
         "pk", "number", "order_type", "source", "customer_name", "table__label", "server__first_name", "server__username"
     )
     for pk, number, order_type, source, customer, table, first_name, username in rows:
-        orders[pk] = CardOrder(number, chits.describe_where(table, source, order_type), first_name or username or "", customer)
+        where = chits.describe_where(table, source, order_type)
+        orders[pk] = CardOrder(number, where, first_name or username or "", customer)
     return orders
 
 

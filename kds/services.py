@@ -10,8 +10,8 @@ orders.services calls the first three inside its order transaction) and follows 
    shows a ticket; a screen that missed the doorbell catches up from the events.
 
 Locking contract: `_number` takes the stations' counter rows (kds.sql.allocate: UPDATE … last_seq, in
-ascending id order) and the transaction holds them until commit, so writers to one station queue there and its
-numbers are gapless and committed in order: a screen that has seen N never misses N-1.
+ascending id order) and the transaction holds them until commit, so writers to one station queue there
+and its numbers are gapless and committed in order: a screen that has seen N never misses N-1.
 """
 
 import copy
@@ -84,7 +84,8 @@ def _store(numbered: list[tuple[Station, str, Ticket | None, int]], *, stamp_tic
     station once after commit."""
     now = timezone.now()
     sql.insert_events([
-        (station.pk, seq, kind, ticket.pk if ticket is not None else None, now) for station, kind, ticket, seq in numbered
+        (station.pk, seq, kind, ticket.pk if ticket is not None else None, now)
+        for station, kind, ticket, seq in numbered
     ])
     if stamp_tickets:
         latest = {ticket.pk: ticket.seq for _station, _kind, ticket, _seq in numbered if ticket is not None}
@@ -129,7 +130,9 @@ def _kitchen_lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
     return list(fresh)
 
 
-def route(lines: Iterable[OrderLine], stations: Sequence[Station], *, kitchen: setup.Setup | None = None) -> dict[int, list[Station]]:
+def route(
+    lines: Iterable[OrderLine], stations: Sequence[Station], *, kitchen: setup.Setup | None = None
+) -> dict[int, list[Station]]:
     """line id → preparation stations. An item's own stations win over its category's; an item no
     rule mentions goes to the default station (else nowhere but expo). The rules are read from
     `kitchen` (default: the current setup, kds.setup)."""
@@ -422,7 +425,8 @@ def _queue_prints(
         if lines is None:
             lines = [i.line for i in ticket.items.select_related("line__parent").prefetch_related("line__modifiers")]
         data = chits.render_ticket(chits.ticket_spec(ticket, order, lines))
-        prints.append(queue.Print(printers[ticket.station_id], PrintJob.Kind.TICKET, data, ticket_reference(ticket.pk)))
+        reference = ticket_reference(ticket.pk)
+        prints.append(queue.Print(printers[ticket.station_id], PrintJob.Kind.TICKET, data, reference))
     queue.enqueue_many(prints=prints)
 
 
@@ -438,7 +442,8 @@ def _queue_void_slips(order: Order, tickets: Iterable[Ticket], lines: dict[int, 
         reference = ticket_reference(ticket.pk)
         if reference in printed:
             spec = chits.ticket_spec(ticket, order, lines[ticket.pk], void_reason=reason or "-")
-            prints.append(queue.Print(printers[ticket.station_id], PrintJob.Kind.VOID, chits.render_ticket(spec), reference))
+            data = chits.render_ticket(spec)
+            prints.append(queue.Print(printers[ticket.station_id], PrintJob.Kind.VOID, data, reference))
     queue.enqueue_many(prints=prints)
 
 

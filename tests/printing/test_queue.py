@@ -10,7 +10,10 @@ from printing.models import Printer, PrintJob
 def test_it_queues_several_prints_in_one_statement(db, django_assert_num_queries):
     grill = Printer.objects.create(name="Grill", host="127.0.0.1", port=9100)
     bar = Printer.objects.create(name="Bar", host="127.0.0.1", port=9100)
-    prints = [queue.Print(grill.pk, PrintJob.Kind.TICKET, b"a", "ticket:1"), queue.Print(bar.pk, PrintJob.Kind.TICKET, b"b", "ticket:2")]
+    prints = [
+        queue.Print(grill.pk, PrintJob.Kind.TICKET, b"a", "ticket:1"),
+        queue.Print(bar.pk, PrintJob.Kind.TICKET, b"b", "ticket:2"),
+    ]
     with django_assert_num_queries(1):
         jobs = queue.enqueue_many(prints=prints)
     assert all(job.pk for job in jobs)
