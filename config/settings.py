@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "accounts",
+    "printing",
     "orders",
     "kds",
     "fiscal",

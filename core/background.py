@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 # (name, dotted path of a step function `() -> bool`, seconds to wait after a step that found nothing)
 LOOPS = [
-    ("print spooler", "kds.printing.process_one_job", 0.5),
+    ("print spooler", "printing.spooler.process_one_job", 0.5),
     ("fiscal closures", "fiscal.closures.run_scheduled_closures", 30.0),
     ("cloud sync", "sync.client.sync_step", 5.0),
 ]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from fiscal import chain as fc
 from fiscal.models import SealedRecord
+from printing import queue
 
 QR_PREFIX = "BRG1"
 
@@ -172,8 +173,7 @@ def z_report_escpos(closure: SealedRecord) -> bytes:
 
 
 def print_z_report(closure: SealedRecord) -> bool:
-    """Queue the Z report on the report printer through the kitchen print outbox (printed by the
-    spooler, with its retries and backup printer). False when no printer is set to print reports."""
-    from kds import printing
-
-    return printing.enqueue_report(data=z_report_escpos(closure)) is not None
+    """Queue the Z report on the report printer (printing.queue, in the caller's transaction; the
+    spooler prints it with its retries and backup printer). False when no printer is set to print
+    reports."""
+    return queue.enqueue_report(data=z_report_escpos(closure)) is not None

@@ -1,36 +1,27 @@
-"""Kitchen admin: stations and their routing, screens, printers and the print queue, tickets and the
-speed-of-service report (Kitchen › Kitchen tickets › Speed of service)."""
+"""Kitchen admin: stations (their routing and printer), screens, tickets and the speed-of-service
+report (Kitchen › Kitchen tickets › Speed of service). Printers and the print queue: printing/admin.py."""
 
 from datetime import date
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from kds import selectors
-from kds.models import Printer, PrintJob, Screen, Station, StationEvent, Ticket
-
-
-class PrinterInline(admin.TabularInline):
-    model = Printer
-    fk_name = "station"
-    extra = 0
-    fields = ["name", "host", "port", "backup", "enabled"]
+from kds.models import Screen, Station, StationEvent, Ticket
 
 
 @admin.register(Station)
 class StationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "kind", "amber_after", "red_after", "sound_on", "is_default", "position"]
+    list_display = ["name", "slug", "kind", "printer", "amber_after", "red_after", "sound_on", "is_default", "position"]
+    list_select_related = ["printer"]
     list_editable = ["position"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["categories", "items"]
-    inlines = [PrinterInline]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "kind", "position"]}),
+        (None, {"fields": ["name", "slug", "kind", "position", "printer"]}),
         (_("Screen"), {"fields": ["amber_after", "red_after", "sound_on"]}),
         (
             _("Routing"),
@@ -53,35 +44,6 @@ class ScreenAdmin(admin.ModelAdmin):
     @admin.display(description=_("last seen"))
     def last_seen(self, screen):
         return screen.device.last_seen_at
-
-
-@admin.register(Printer)
-class PrinterAdmin(admin.ModelAdmin):
-    list_display = ["name", "host", "port", "station", "backup", "enabled", "prints_reports", "state", "last_error"]
-    list_filter = ["enabled", "station"]
-
-    @admin.display(description=_("state"))
-    def state(self, printer):
-        if printer.down_since:
-            return format_html('<span style="color:#c62828">● {}</span>', _("down"))
-        return format_html('<span style="color:#2e7d32">● {}</span>', _("ok"))
-
-
-@admin.register(PrintJob)
-class PrintJobAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "printer", "printed_on", "status", "attempts", "next_attempt_at", "last_error"]
-    list_filter = ["status", "kind", "printer"]
-    readonly_fields = [f.name for f in PrintJob._meta.fields]
-    actions = ["retry_now"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.action(description=_("Print again now"))
-    def retry_now(self, request, queryset):
-        count = queryset.update(status=PrintJob.Status.PENDING, next_attempt_at=timezone.now(), attempts=0)
-        messages.success(request, ngettext("%(n)d job queued.", "%(n)d jobs queued.", count) % {"n": count})
 
 
 @admin.register(Ticket)

@@ -2,16 +2,17 @@
 
 Printers: one per preparation station at 127.0.0.1 on a port nothing listens to, created *disabled*
 so that a fresh demo does not greet every screen with "printer down"; enable one in the admin
-(Kitchen › Printers) to see the retries, the alert banner and the backup printer at work.
+(Printing › Printers) to see the retries, the alert banner and the backup printer at work.
 Screens: the demo's kitchen devices ("Grill screen", "Cold screen", "Expo screen") are bound to
 their station; any other kitchen screen picks one at /kitchen/ ("Always open this one").
 """
 
 from django.db import transaction
 
-from kds.models import Printer, Screen, Station
+from kds.models import KitchenSetup, Screen, Station
 from accounts.models import Device
 from orders.models import Category, Item
+from printing.models import Printer
 
 STATIONS = [
     # slug, name, kind, amber, red, position
@@ -53,6 +54,7 @@ def load_demo_kitchen() -> None:
         stations[slug] = station
     Station.objects.filter(is_default=True).exclude(slug="grill").update(is_default=False)
     Station.objects.filter(slug="grill").update(is_default=True)
+    KitchenSetup.bump()  # update() sends no signal: say the setup changed (kds.setup)
 
     # Routing is recomputed as a whole, so a second run gives the same routes as the first.
     categories = {c.name.lower(): c for c in Category.objects.all()}
@@ -73,16 +75,20 @@ def load_demo_kitchen() -> None:
         station.categories.set(station_categories[slug])
         station.items.set(station_items[slug])
 
+    printers = {}
     for offset, (slug, name, kind, *_rest) in enumerate(STATIONS):
         if kind != Station.Kind.PREP:
             continue
-        Printer.objects.get_or_create(
-            name=name,
-            defaults={"host": "127.0.0.1", "port": PRINTER_BASE_PORT + offset, "station": stations[slug], "enabled": False},
+        printers[slug], _created = Printer.objects.get_or_create(
+            name=name, defaults={"host": "127.0.0.1", "port": PRINTER_BASE_PORT + offset, "enabled": False},
         )
+        if stations[slug].printer_id is None:
+            stations[slug].printer = printers[slug]
+            stations[slug].save(update_fields=["printer"])
     for device in Device.objects.filter(name__in=SCREENS, role=Device.Role.KDS):
         Screen.objects.get_or_create(device=device, defaults={"station": stations[SCREENS[device.name]]})
 
-    bar_printer = Printer.objects.filter(name="Bar").first()
-    if bar_printer is not None:
-        Printer.objects.filter(station__slug="pastry", backup__isnull=True).update(backup=bar_printer)
+    pastry, bar = printers.get("pastry"), printers.get("bar")
+    if pastry is not None and bar is not None and pastry.backup_id is None:
+        pastry.backup = bar
+        pastry.save(update_fields=["backup"])

@@ -1,19 +1,24 @@
-"""The kitchen: stations and routing, screens, tickets and their event log, printers and print jobs.
+"""The kitchen: stations and routing (and the printer each station prints on), screens, tickets and
+their event log.
 
 A *ticket* is one kitchen send of an order at one station (held courses get their own ticket, fired
 later). The expo station gets one ticket per send covering every item; the customer ready board reads
 the expo tickets. Every change a screen must see is a `StationEvent` with a per-station gapless `seq`,
-so a screen that reconnects asks for "everything after N" (DESIGN.md "Delivery guarantees").
+so a screen that reconnects asks for "everything after N" and misses nothing.
 """
+
+import secrets
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import signals
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Device
 from orders.models import Category, Item, Order, OrderLine
+from printing.models import Printer
 
 # The customer ready board lives at /kitchen/ready/ and /ws/kds/ready/: no station may take the name.
 READY_BOARD_SLUG = "ready"
@@ -46,6 +51,10 @@ class Station(models.Model):
         Item, blank=True, related_name="stations", verbose_name=_("items"),
         help_text=_("These items are prepared here (and only at the stations that list them)."),
     )
+    printer = models.ForeignKey(
+        Printer, null=True, blank=True, on_delete=models.SET_NULL, related_name="stations", verbose_name=_("printer"),
+        help_text=_("Its tickets print here (or on this printer's backup when it is down). Empty: no paper."),
+    )
     # The per-station event counter: allocation is an UPDATE of this row inside the writing
     # transaction, so concurrent writers queue on its row lock and numbers are gapless.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
@@ -73,7 +82,7 @@ class Station(models.Model):
 
     @property
     def group(self) -> str:
-        """The channel-layer group its screens listen on (kds/events.py)."""
+        """The channel-layer group its screens listen on (kds.services rings it through core.events)."""
         return "expo" if self.is_expo else f"station.{self.slug}"
 
 
@@ -210,90 +219,36 @@ class StationEvent(models.Model):
         return f"{self.station.slug}:{self.seq} {self.kind}"
 
 
-# --- Printers -----------------------------------------------------------------------------------------
+class KitchenSetup(models.Model):
+    """One row whose `version` changes whenever what a send reads from the setup changes: stations,
+    routing rules, printers (kds.setup keeps that setup in memory per process and compares this
+    version, one cheap read, before each use). Every process sees the same row, so an admin change
+    made in one reaches the next order in all of them."""
 
-
-class Printer(models.Model):
-    """An ESC/POS printer on the LAN (raw TCP, port 9100)."""
-
-    name = models.CharField(_("name"), max_length=40, unique=True)
-    host = models.CharField(_("address"), max_length=100, help_text=_("IP address or host name on the LAN."))
-    port = models.PositiveIntegerField(_("port"), default=9100, validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    station = models.ForeignKey(
-        Station, null=True, blank=True, on_delete=models.SET_NULL, related_name="printers", verbose_name=_("station")
-    )
-    backup = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("backup printer"),
-        help_text=_("Takes over this printer's jobs after repeated failures."),
-    )
-    enabled = models.BooleanField(_("enabled"), default=True)
-    prints_reports = models.BooleanField(
-        _("prints reports"), default=False, help_text=_("Z reports and other manager reports print here (the till's receipt printer).")
-    )
-    down_since = models.DateTimeField(_("down since"), null=True, blank=True, editable=False)
-    last_error = models.CharField(_("last error"), max_length=200, blank=True, editable=False)
-    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    version = models.BigIntegerField(default=0)
 
     class Meta:
-        verbose_name = _("printer")
-        verbose_name_plural = _("printers")
-        ordering = ["name"]
-        constraints = [
-            models.CheckConstraint(condition=~Q(backup=F("id")), name="kds_printer_backup_not_self"),
-        ]
+        default_permissions = ()
 
-    def __str__(self):
-        return self.name
-
-    @property
-    def is_down(self) -> bool:
-        return self.down_since is not None
+    @classmethod
+    def bump(cls) -> None:
+        """Mark the setup changed, in the caller's transaction. A random value rather than a counter:
+        a rolled-back change can never leave a version that a later change takes again."""
+        cls.objects.update_or_create(pk=1, defaults={"version": secrets.randbits(62)})
 
 
-class PrintJob(models.Model):
-    """The print outbox: written in the order's transaction, printed later by the spooler loop
-    (kds.printing.process_one_job), at least once."""
+# Saving or deleting a station, a printer or a routing rule (the admin, the demo, the tests) bumps the
+# version; queryset.update() does not send signals, so its callers bump themselves.
+def _setup_changed(sender, **kwargs):
+    if kwargs.get("raw"):  # loading fixtures
+        return
+    action = kwargs.get("action")
+    if action is None or action in {"post_add", "post_remove", "post_clear"}:
+        KitchenSetup.bump()
 
-    class Kind(models.TextChoices):
-        TICKET = "ticket", _("Kitchen ticket")
-        VOID = "void", _("Void slip")
-        REPORT = "report", _("Report")
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Waiting")
-        PRINTING = "printing", _("Printing")
-        DONE = "done", _("Printed")
-        FAILED = "failed", _("Failed")
-
-    printer = models.ForeignKey(Printer, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("printer"))
-    printed_on = models.ForeignKey(
-        Printer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("printed on")
-    )
-    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="print_jobs")
-    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.TICKET)
-    data = models.BinaryField(_("ESC/POS bytes"))
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error = models.CharField(_("last error"), max_length=200, blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    printed_at = models.DateTimeField(_("printed"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("print job")
-        verbose_name_plural = _("print jobs")
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "printing", "done", "failed"]), name="kds_printjob_status_valid"
-            ),
-            models.CheckConstraint(condition=Q(kind__in=["ticket", "void", "report"]), name="kds_printjob_kind_valid"),
-        ]
-        indexes = [
-            # The spooler's claim query: the oldest due job.
-            models.Index(fields=["status", "next_attempt_at"], name="kds_printjob_due_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.get_kind_display()} → {self.printer} ({self.get_status_display()})"
+for _model in (Station, Printer):
+    signals.post_save.connect(_setup_changed, sender=_model, dispatch_uid=f"kds.setup.save.{_model.__name__}")
+    signals.post_delete.connect(_setup_changed, sender=_model, dispatch_uid=f"kds.setup.delete.{_model.__name__}")
+for _through in (Station.categories.through, Station.items.through):
+    signals.m2m_changed.connect(_setup_changed, sender=_through, dispatch_uid=f"kds.setup.routes.{_through.__name__}")

@@ -9,10 +9,10 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kds import lifecycle, printing
-from kds.models import Printer, PrintJob, Station, StationEvent, Ticket, TicketItem
+from kds import chits, lifecycle, setup
+from kds.models import Station, StationEvent, Ticket, TicketItem
 from orders.models import Item, Order, OrderLine, OrderLineModifier
-from orders.selectors import Prepared
+from printing import selectors as printing_selectors
 
 RECALL_WINDOW = timedelta(minutes=30)
 RECALL_LIMIT = 6
@@ -71,42 +71,24 @@ class CardItem:
         return self.voided_at is not None
 
 
-# The reads of a card, compiled once (orders.selectors.Prepared): every change to a ticket redraws its
-# card, so they run for every order on every station; the ORM would compile each of them every time.
-_CARD_ORDERS = Prepared(lambda ids: Order.objects.filter(pk__in=ids).order_by().values_list(
-    "pk", "number", "order_type", "source", "customer_name", "table__label", "server__first_name", "server__username"))
-_CARD_ITEMS = Prepared(lambda ids: TicketItem.objects.filter(ticket_id__in=ids).order_by("line__course", "line_id").values_list(
-    "pk", "ticket_id", "line_id", "line__item_id", "quantity", "line__kitchen_name", "line__name",
-    "line__note", "line__seat", "line__course", "done_at", "voided_at", "line__parent_id"))
-_CARD_MODIFIERS = Prepared(lambda ids: OrderLineModifier.objects.filter(line_id__in=ids).order_by("id").values_list(
-    "line_id", "kitchen_name", "name"))
-_CARD_ALLERGENS = Prepared(lambda ids: Item.allergens.through.objects.filter(item_id__in=ids).order_by("allergen__name").values_list(
-    "item_id", "allergen__name"))
-_CARD_PARENTS = Prepared(lambda ids: OrderLine.objects.filter(pk__in=ids).order_by().values_list("pk", "kitchen_name", "name"))
-_EXPO_PREP_TICKETS = Prepared(lambda ids: Ticket.objects.filter(expo_ticket_id__in=ids).order_by().values_list(
-    "pk", "expo_ticket_id", "station_id", "status"))
-_EXPO_PREP_ITEMS = Prepared(lambda ids: TicketItem.objects.filter(ticket_id__in=ids).order_by().values_list(
-    "ticket_id", "line_id", "done_at"))
-_STILL_OPEN = Prepared(lambda ids: Ticket.objects.filter(pk__in=ids).exclude(status=Ticket.Status.DONE), model=Ticket)
-_STATIONS = Prepared(lambda: Station.objects.all(), model=Station)
-
-
 def _events_in(*ranges) -> QuerySet:
     """The events of (station id, after seq, up to seq) triples: one query whatever their number."""
     wanted = Q(pk__in=[])
     for i in range(0, len(ranges), 3):
         wanted |= Q(station_id=ranges[i], seq__gt=ranges[i + 1], seq__lte=ranges[i + 2])
-    return StationEvent.objects.filter(wanted).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
-
-
-_EVENTS_IN = Prepared(_events_in)
-_LAST_SEQS = Prepared(lambda ids: Station.objects.filter(pk__in=ids).order_by().values_list("pk", "last_seq"))
+    return (
+        StationEvent.objects.filter(wanted).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
+    )
 
 
 def _card_orders(order_ids) -> dict[int, CardOrder]:
     orders = {}
-    for pk, number, order_type, source, customer, table, first_name, username in _CARD_ORDERS.rows(set(order_ids)):
-        orders[pk] = CardOrder(number, printing.describe_where(table, source, order_type), first_name or username or "", customer)
+    rows = Order.objects.filter(pk__in=set(order_ids)).order_by().values_list(
+        "pk", "number", "order_type", "source", "customer_name", "table__label", "server__first_name", "server__username"
+    )
+    for pk, number, order_type, source, customer, table, first_name, username in rows:
+        where = chits.describe_where(table, source, order_type)
+        orders[pk] = CardOrder(number, where, first_name or username or "", customer)
     return orders
 
 
@@ -134,18 +116,37 @@ def _load_cards(stations: dict[int, Station], queryset: Iterable[Ticket]) -> lis
 
 
 def _card_items(ticket_ids: list[int]) -> list[CardItem]:
-    rows = _CARD_ITEMS.rows(ticket_ids)
+    rows = list(
+        TicketItem.objects.filter(ticket_id__in=ticket_ids).order_by("line__course", "line_id").values_list(
+            "pk", "ticket_id", "line_id", "line__item_id", "quantity", "line__kitchen_name", "line__name",
+            "line__note", "line__seat", "line__course", "done_at", "voided_at", "line__parent_id",
+        )
+    )
+    if not rows:
+        return []
     line_ids = [row[2] for row in rows]
     mods: dict[int, list[str]] = defaultdict(list)
-    for line_id, kitchen_name, name in _CARD_MODIFIERS.rows(line_ids):
+    for line_id, kitchen_name, name in (
+        OrderLineModifier.objects.filter(line_id__in=line_ids).order_by("id").values_list("line_id", "kitchen_name", "name")
+    ):
         mods[line_id].append(kitchen_name or name)
     allergens: dict[int, list[str]] = defaultdict(list)
-    for item_id, name in _CARD_ALLERGENS.rows({row[3] for row in rows if row[3] is not None}):
-        allergens[item_id].append(name)
+    item_ids = {row[3] for row in rows if row[3] is not None}
+    if item_ids:
+        for item_id, name in (
+            Item.allergens.through.objects.filter(item_id__in=item_ids).order_by("allergen__name")
+            .values_list("item_id", "allergen__name")
+        ):
+            allergens[item_id].append(name)
     parent_ids = {row[12] for row in rows if row[12]}
     parents = {}
     if parent_ids:
-        parents = {pk: kitchen_name or name for pk, kitchen_name, name in _CARD_PARENTS.rows(parent_ids)}
+        parents = {
+            pk: kitchen_name or name
+            for pk, kitchen_name, name in OrderLine.objects.filter(pk__in=parent_ids).order_by().values_list(
+                "pk", "kitchen_name", "name"
+            )
+        }
     return [
         CardItem(
             pk=pk, ticket_id=ticket_id, line_id=line_id, item_id=item_id, quantity=quantity,
@@ -162,7 +163,9 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
     stations = _all_stations()
     progress: dict[int, list[tuple[Station, str]]] = defaultdict(list)
     done_tickets = set()
-    prep = _EXPO_PREP_TICKETS.rows([t.pk for t in tickets])
+    prep = Ticket.objects.filter(expo_ticket_id__in=[t.pk for t in tickets]).order_by().values_list(
+        "pk", "expo_ticket_id", "station_id", "status"
+    )
     station_of = {}
     for pk, expo_id, station_id, status in prep:
         progress[expo_id].append((stations[station_id], status))
@@ -170,7 +173,11 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
         if status == Ticket.Status.DONE:
             done_tickets.add(pk)
     line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
-    for ticket_id, line_id, done_at in _EXPO_PREP_ITEMS.rows(list(station_of)):
+    prep_items = (
+        TicketItem.objects.filter(ticket_id__in=list(station_of)).order_by().values_list("ticket_id", "line_id", "done_at")
+        if station_of else []
+    )
+    for ticket_id, line_id, done_at in prep_items:
         line_stations[line_id].append((station_of[ticket_id], ticket_id in done_tickets or done_at is not None))
     order = {s.pk: (s.position, s.name) for s in stations.values()}
     for ticket in tickets:
@@ -180,8 +187,9 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
 
 
 def all_stations() -> list[Station]:
-    """Every station, in screen order (read on every order sent and every expo frame)."""
-    return _STATIONS.instances()
+    """Every station, in screen order (read on every order sent and every expo frame, so kept in
+    memory: kds.setup). Copies: their `last_seq` is not kept up to date."""
+    return setup.stations()
 
 
 def _all_stations() -> dict[int, Station]:
@@ -259,17 +267,11 @@ def side_panel(station: Station) -> dict:
 
 def printer_alerts() -> list[dict]:
     """Printers marked down, with the number of jobs waiting for them."""
-    alerts = []
-    for printer in Printer.objects.filter(down_since__isnull=False, enabled=True).select_related("station", "backup"):
-        waiting = PrintJob.objects.filter(
-            printer=printer, status__in=[PrintJob.Status.PENDING, PrintJob.Status.PRINTING]
-        ).count()
-        alerts.append({"printer": printer, "waiting": waiting})
-    return alerts
+    return printing_selectors.down_printers()
 
 
 def alerts_fingerprint() -> tuple:
-    return tuple(Printer.objects.filter(down_since__isnull=False, enabled=True).order_by("pk").values_list("pk", flat=True))
+    return printing_selectors.down_fingerprint()
 
 
 # --- Catch-up (WebSocket frames) ----------------------------------------------------------------------
@@ -301,14 +303,14 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
     with the same handful of queries whatever their number."""
     stations = {station.pk: station for station, _since in wanted}
     since_of = {station.pk: since for station, since in wanted}
-    seqs = dict(_LAST_SEQS.rows(list(stations)))
+    seqs = dict(Station.objects.filter(pk__in=list(stations)).order_by().values_list("pk", "last_seq"))
     ranges = []
     for station_id, since in since_of.items():
         if since is not None and 0 <= since < seqs[station_id]:
             # At most one event more than we would replay: more than that is a snapshot anyway.
             ranges += [station_id, since, since + REPLAY_LIMIT + 1]
     events: dict[int, list[tuple[int, int | None, str]]] = defaultdict(list)
-    for station_id, seq, ticket_id, kind in (_EVENTS_IN.rows(*ranges) if ranges else []):
+    for station_id, seq, ticket_id, kind in (_events_in(*ranges) if ranges else []):
         events[station_id].append((seq, ticket_id, kind))
 
     results: dict[int, CatchUp] = {}
@@ -326,7 +328,8 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
             replays[station_id] = station_events
 
     touched = {ticket_id for evs in replays.values() for _seq, ticket_id, _kind in evs if ticket_id is not None}
-    cards = {t.pk: t for t in _load_cards(stations, _STILL_OPEN.instances(list(touched)))} if touched else {}
+    still_open = Ticket.objects.filter(pk__in=list(touched)).exclude(status=Ticket.Status.DONE).order_by()
+    cards = {t.pk: t for t in _load_cards(stations, still_open)} if touched else {}
     for station_id, station_events in replays.items():
         ids = {ticket_id for _seq, ticket_id, _kind in station_events if ticket_id is not None}
         upserts = _sorted(cards[i] for i in ids if i in cards)

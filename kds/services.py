@@ -9,28 +9,29 @@ orders.services calls the first three inside its order transaction) and follows 
 3. ring the stations' groups after commit (core.events.publish_on_commit). A rolled-back order never
    shows a ticket; a screen that missed the doorbell catches up from the events.
 
-Locking contract: `_number` takes the stations' counter rows (UPDATE … last_seq, in ascending id
-order) and the transaction holds them until commit, so writers to one station queue there and its
-numbers are gapless and committed in order: a screen that has seen N never misses N-1.
+Locking contract: `_number` takes the stations' counter rows (kds.sql.allocate: UPDATE … last_seq, in
+ascending id order) and the transaction holds them until commit, so writers to one station queue there
+and its numbers are gapless and committed in order: a screen that has seen N never misses N-1.
 """
 
+import copy
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kds import lifecycle, printing
-from kds.selectors import all_stations
-from core.events import prepare_on_commit, publish_on_commit
-from kds.models import PrintJob, Printer, Screen, Station, StationEvent, Ticket, TicketItem
 from accounts.models import Device
+from core.events import prepare_on_commit, publish_on_commit
+from kds import chits, lifecycle, setup, sql
+from kds.models import Screen, Station, StationEvent, Ticket, TicketItem
 from orders.models import Order, OrderLine
-from orders.selectors import Prepared, insert_rows
+from printing import queue
+from printing.models import PrintJob
 
 logger = logging.getLogger(__name__)
 
@@ -60,34 +61,12 @@ class _Changes:
         self.events.append((station, kind, ticket))
 
 
-def _allocate(counts: dict[int, int]) -> dict[int, int]:
-    """Reserve counts[station id] numbers at each station; return each station's new last number.
-    Rows are locked in ascending id order first (PostgreSQL; SQLite's write lock is already held),
-    then bumped in one UPDATE … RETURNING."""
-    ids = sorted(counts)
-    if not ids:
-        return {}
-    if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction holds the lock
-        list(Station.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-    table = connection.ops.quote_name(Station._meta.db_table)
-    cases = " ".join("WHEN %s THEN %s" for _ in ids)
-    placeholders = ", ".join("%s" for _ in ids)
-    sql = (
-        f"UPDATE {table} SET last_seq = last_seq + CASE id {cases} ELSE 0 END "
-        f"WHERE id IN ({placeholders}) RETURNING id, last_seq"
-    )
-    params = [value for station_id in ids for value in (station_id, counts[station_id])] + ids
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
-
-
 def _number(changes: _Changes) -> list[tuple[Station, str, Ticket | None, int]]:
     """Give every change its station's next number (and the ticket the latest of its numbers)."""
     counts: dict[int, int] = defaultdict(int)
     for station, _kind, _ticket in changes.events:
         counts[station.pk] += 1
-    last = _allocate(counts)
+    last = sql.allocate(counts)
     next_seq = {station_id: last[station_id] - count + 1 for station_id, count in counts.items()}
     numbered = []
     for station, kind, ticket in changes.events:
@@ -104,8 +83,8 @@ def _store(numbered: list[tuple[Station, str, Ticket | None, int]], *, stamp_tic
     """Write the events, stamp the (already saved) tickets with their latest number, and ring each
     station once after commit."""
     now = timezone.now()
-    insert_rows([
-        StationEvent(station_id=station.pk, seq=seq, kind=kind, ticket=ticket, created_at=now)
+    sql.insert_events([
+        (station.pk, seq, kind, ticket.pk if ticket is not None else None, now)
         for station, kind, ticket, seq in numbered
     ])
     if stamp_tickets:
@@ -133,15 +112,6 @@ def _ring(station: Station) -> None:
 
 # --- Routing ------------------------------------------------------------------------------------------
 
-# Read on every send (orders.services calls in with its order transaction open), compiled once.
-_ITEM_ROUTES = Prepared(lambda items, stations: Station.items.through.objects.filter(
-    item_id__in=items, station_id__in=stations).order_by().values_list("item_id", "station_id"))
-_CATEGORY_ROUTES = Prepared(lambda categories, stations: Station.categories.through.objects.filter(
-    category_id__in=categories, station_id__in=stations).order_by().values_list("category_id", "station_id"))
-_PRINTERS = Prepared(lambda stations: Printer.objects.filter(station_id__in=stations, enabled=True).order_by("pk"),
-                     model=Printer)
-
-
 def _kitchen_lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
     """The lines to cook, without set-menu headers (their components are the dishes). Lines that
     come with their items (orders.services writes or reads them under the order's lock, items
@@ -160,24 +130,21 @@ def _kitchen_lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
     return list(fresh)
 
 
-def route(lines: Iterable[OrderLine], stations: Sequence[Station]) -> dict[int, list[Station]]:
+def route(
+    lines: Iterable[OrderLine], stations: Sequence[Station], *, kitchen: setup.Setup | None = None
+) -> dict[int, list[Station]]:
     """line id → preparation stations. An item's own stations win over its category's; an item no
-    rule mentions goes to the default station (else nowhere but expo)."""
-    lines = list(lines)
+    rule mentions goes to the default station (else nowhere but expo). The rules are read from
+    `kitchen` (default: the current setup, kds.setup)."""
+    kitchen = kitchen or setup.current()
     prep = {s.pk: s for s in stations if not s.is_expo}
-    item_ids = {line.item_id for line in lines}
-    category_ids = {line.item.category_id for line in lines}
-    by_item: dict[int, list[Station]] = defaultdict(list)
-    for item_id, station_id in _ITEM_ROUTES.rows(item_ids, list(prep)):
-        by_item[item_id].append(prep[station_id])
-    by_category: dict[int, list[Station]] = defaultdict(list)
-    for category_id, station_id in _CATEGORY_ROUTES.rows(category_ids, list(prep)):
-        by_category[category_id].append(prep[station_id])
     default = [s for s in prep.values() if s.is_default]
     routes = {}
     for line in lines:
-        found = by_item.get(line.item_id) or by_category.get(line.item.category_id) or default
-        routes[line.pk] = sorted(found, key=lambda s: (s.position, s.pk))
+        found = [prep[pk] for pk in kitchen.item_routes.get(line.item_id, ()) if pk in prep]
+        if not found:
+            found = [prep[pk] for pk in kitchen.category_routes.get(line.item.category_id, ()) if pk in prep]
+        routes[line.pk] = sorted(found or default, key=lambda s: (s.position, s.pk))
     return routes
 
 
@@ -192,9 +159,10 @@ def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[T
         lines = _kitchen_lines(lines)
         if not lines:
             return []
-        stations = all_stations()
+        kitchen = setup.current()
+        stations = [copy.copy(station) for station in kitchen.stations]  # numbered below: our own copies
         expo = next((s for s in stations if s.is_expo), None)
-        routes = route(lines, stations)
+        routes = route(lines, stations, kitchen=kitchen)
         now = timezone.now()
 
         # One group per course state: the lines to cook now, and each held course.
@@ -229,20 +197,24 @@ def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[T
         numbered = _number(changes)  # numbers first, so the tickets are written with theirs
         # Expo tickets first: the preparation tickets of the same send point at theirs.
         expo_tickets = [t for t in tickets if t.station.is_expo]
-        # Statements compiled once (orders.selectors.insert_rows), one for each kind of row.
-        insert_rows(expo_tickets)
+        # One INSERT for each kind of row (kds.sql: the send path's statements, written once).
+        sql.insert_tickets(expo_tickets)
         expo_of_course = {t.course: t for t in expo_tickets}
         prep_tickets = [t for t in tickets if not t.station.is_expo]
         for ticket in prep_tickets:
             ticket.expo_ticket = expo_of_course.get(ticket.course)
-        insert_rows(prep_tickets)
-        insert_rows([
-            TicketItem(ticket=ticket, line=line, quantity=line.quantity)
+        sql.insert_tickets(prep_tickets)
+        sql.insert_ticket_items([
+            (ticket.pk, line.pk, line.quantity)
             for ticket, (_station, _course, station_lines) in zip(tickets, plan)
             for line in station_lines
         ])
         _store(numbered, stamp_tickets=False)
-        _queue_prints(order, [(t, lines_) for t, (_s, _c, lines_) in zip(tickets, plan) if t.status == Ticket.Status.NEW])
+        _queue_prints(
+            order,
+            [(t, lines_) for t, (_s, _c, lines_) in zip(tickets, plan) if t.status == Ticket.Status.NEW],
+            kitchen=kitchen,
+        )
         return tickets
 
 
@@ -429,46 +401,50 @@ def _update_expo(expo_ids: set[int], changes: _Changes) -> None:
             changes.add(expo.station, kind, expo)
 
 
-# --- Printing (the outbox; kds.printing prints) -------------------------------------------------------
+# --- Printing (the outbox: printing.queue; printing.spooler prints) -----------------------------------
 
 
-def _station_printers(station_ids: Iterable[int]) -> dict[int, Printer]:
-    printers = {}
-    for printer in _PRINTERS.instances(list(station_ids)):
-        printers.setdefault(printer.station_id, printer)
-    return printers
+def ticket_reference(ticket_id: int) -> str:
+    """How a kitchen ticket is named on its print jobs (PrintJob.reference)."""
+    return f"ticket:{ticket_id}"
 
 
-def _queue_prints(order: Order, tickets: list[tuple[Ticket, list[OrderLine] | None]]) -> None:
+def _queue_prints(
+    order: Order, tickets: list[tuple[Ticket, list[OrderLine] | None]], *, kitchen: setup.Setup | None = None
+) -> None:
     """Queue a kitchen ticket print for each ticket whose station has a printer (lines None: read)."""
-    printers = _station_printers(t.station_id for t, _lines in tickets)
-    jobs = []
+    printers = (kitchen or setup.current()).printers
+    tickets = [(ticket, lines) for ticket, lines in tickets if ticket.station_id in printers]
+    if not tickets:
+        return
+    given = list({id(line): line for _ticket, lines in tickets if lines is not None for line in lines}.values())
+    if given:  # once for every ticket of the send, not once per ticket
+        prefetch_related_objects(given, "modifiers", "parent")
+    prints = []
     for ticket, lines in tickets:
-        printer = printers.get(ticket.station_id)
-        if printer is None:
-            continue
         if lines is None:
             lines = [i.line for i in ticket.items.select_related("line__parent").prefetch_related("line__modifiers")]
-        else:
-            prefetch_related_objects(lines, "modifiers", "parent")
-        data = printing.render_ticket(printing.ticket_spec(ticket, order, lines))
-        jobs.append(PrintJob(printer=printer, ticket=ticket, kind=PrintJob.Kind.TICKET, data=data))
-    PrintJob.objects.bulk_create(jobs)
+        data = chits.render_ticket(chits.ticket_spec(ticket, order, lines))
+        reference = ticket_reference(ticket.pk)
+        prints.append(queue.Print(printers[ticket.station_id], PrintJob.Kind.TICKET, data, reference))
+    queue.enqueue_many(prints=prints)
 
 
 def _queue_void_slips(order: Order, tickets: Iterable[Ticket], lines: dict[int, list[OrderLine]], reason: str) -> None:
-    tickets = [t for t in tickets if t.status != Ticket.Status.HELD]
-    printers = _station_printers(t.station_id for t in tickets)
-    printed = set(
-        PrintJob.objects.filter(ticket__in=tickets, kind=PrintJob.Kind.TICKET).values_list("ticket_id", flat=True)
-    )
-    jobs = []
+    """A void slip where the ticket was printed (a ticket never printed needs no slip)."""
+    printers = setup.current().printers
+    tickets = [t for t in tickets if t.status != Ticket.Status.HELD and t.station_id in printers]
+    if not tickets:
+        return
+    printed = queue.queued_references(references=[ticket_reference(t.pk) for t in tickets], kind=PrintJob.Kind.TICKET)
+    prints = []
     for ticket in tickets:
-        printer = printers.get(ticket.station_id)
-        if printer is not None and ticket.pk in printed:
-            spec = printing.ticket_spec(ticket, order, lines[ticket.pk], void_reason=reason or "-")
-            jobs.append(PrintJob(printer=printer, ticket=ticket, kind=PrintJob.Kind.VOID, data=printing.render_ticket(spec)))
-    PrintJob.objects.bulk_create(jobs)
+        reference = ticket_reference(ticket.pk)
+        if reference in printed:
+            spec = chits.ticket_spec(ticket, order, lines[ticket.pk], void_reason=reason or "-")
+            data = chits.render_ticket(spec)
+            prints.append(queue.Print(printers[ticket.station_id], PrintJob.Kind.VOID, data, reference))
+    queue.enqueue_many(prints=prints)
 
 
 def _error_detail(code: str) -> str:

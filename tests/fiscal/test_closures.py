@@ -174,7 +174,7 @@ def test_it_shows_the_z_report_to_managers_only(db, clock, client, manager, alic
 
 
 def test_it_queues_the_z_report_on_the_report_printer(db, clock, client, manager):
-    from kds.models import PrintJob, Printer
+    from printing.models import PrintJob, Printer
 
     clock.set(lunch(25))
     sell(clock, 2)

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from kds import consumers, selectors, services
 from core.lanes import in_service_lane
-from kds.models import Printer, Station, Ticket
+from kds.models import Station, Ticket
+from tests.kds.test_printing import station_printer
 from config.routing import websocket_urlpatterns
 from accounts.access import device_cookie_value
 from accounts.models import Device
@@ -299,7 +300,7 @@ async def test_it_ignores_event_types_it_does_not_know(stations, kds_screen):
 
 async def test_it_shows_printer_alerts(stations, kds_screen):
     ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
-    await in_service_lane(Printer.objects.create)(name="Grill", host="127.0.0.1", port=9, station=stations["grill"], down_since=timezone.now())
+    await in_service_lane(station_printer)(stations["grill"], name="Grill", host="127.0.0.1", port=9, down_since=timezone.now())
     await get_channel_layer().group_send("alerts", {"type": "kds.alert"})
     frame = await ws.receive_from(timeout=5)
     assert 'id="kds-alerts"' in frame and "Grill" in frame
@@ -371,7 +372,7 @@ async def test_it_reads_the_frames_of_every_station_an_order_rings_in_one_pass(s
 async def test_it_redraws_the_alert_banner_on_ping_when_a_printer_went_down_unannounced(stations, kds_screen):
     """A printer marked down by another process (no shared channel layer): the heartbeat notices."""
     ws, _ = await opened("/ws/kds/grill/", kds_screen.token)
-    await in_service_lane(Printer.objects.create)(name="Grill", host="127.0.0.1", port=9, station=stations["grill"], down_since=timezone.now())
+    await in_service_lane(station_printer)(stations["grill"], name="Grill", host="127.0.0.1", port=9, down_since=timezone.now())
     await ws.send_to(text_data='{"action": "ping"}')
     assert 'id="kds-alerts"' in await ws.receive_from(timeout=5)
     assert json.loads(await ws.receive_from(timeout=5))["type"] == "pong"

@@ -5,9 +5,10 @@ from decimal import Decimal
 import pytest
 
 from kds.demo import load_demo_kitchen
-from kds.models import Printer, Screen, Station
+from kds.models import Screen, Station
 from accounts.models import Device
 from orders.models import Category, Item
+from printing.models import Printer
 
 
 @pytest.fixture
@@ -47,4 +48,8 @@ def test_it_loads_stations_routing_printers_and_screens_idempotently(bistro):
     assert Station.objects.get(kind="expo").slug == "expo"
     assert Station.objects.get(is_default=True).slug == "grill"
     assert Printer.objects.count() == 5 and not Printer.objects.filter(enabled=True).exists()
+    assert {s.slug: s.printer.name for s in Station.objects.filter(printer__isnull=False)} == {
+        "grill": "Grill", "fry": "Friteuse", "cold": "Garde-manger", "pastry": "Pâtisserie", "bar": "Bar",
+    }
+    assert Printer.objects.get(name="Pâtisserie").backup == Printer.objects.get(name="Bar")
     assert Screen.objects.get(device__name="Grill screen").station.slug == "grill"

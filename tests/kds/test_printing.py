@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 
-from kds import printing, services
-from kds.models import PrintJob, Printer
+from kds import chits, services
+from printing import queue, spooler
+from printing.models import PrintJob, Printer
 from tests.kds.conftest import add_line, make_order
 
 
@@ -73,7 +74,7 @@ def fake_printer():
 def clock(monkeypatch):
     """The spooler's clock, moved by hand."""
     state = {"now": timezone.now() + timedelta(seconds=1)}
-    monkeypatch.setattr(printing, "now", lambda: state["now"])
+    monkeypatch.setattr(spooler, "now", lambda: state["now"])
     return state
 
 
@@ -84,9 +85,17 @@ def step(django_capture_on_commit_callbacks):
 
     def run() -> bool:
         with django_capture_on_commit_callbacks(execute=True):
-            return printing.process_one_job()
+            return spooler.process_one_job()
 
     return run
+
+
+def station_printer(station, **fields) -> Printer:
+    """A printer, and `station` printing on it."""
+    printer = Printer.objects.create(**fields)
+    station.printer = printer
+    station.save(update_fields=["printer"])
+    return printer
 
 
 def grill_job(stations, menu, printer, alice=None, table=None):
@@ -97,11 +106,11 @@ def grill_job(stations, menu, printer, alice=None, table=None):
 
 @translation.override("en")
 def test_it_renders_a_kitchen_ticket_as_esc_pos():
-    spec = printing.TicketSpec(
+    spec = chits.TicketSpec(
         station="Grill", order_number=12, where="Table 4", server="Alice", time="12:30", rush=True,
-        items=(printing.PrintItem(2, "Entrecôte", ("SAIG",), "sans sel", 3),),
+        items=(chits.PrintItem(2, "Entrecôte", ("SAIG",), "sans sel", 3),),
     )
-    data = printing.render_ticket(spec)
+    data = chits.render_ticket(spec)
     assert data.startswith(b"\x1b@")  # ESC @: initialise
     assert data.endswith(b"\x1dV\x00")  # GS V 0: full cut
     assert b"#12\n" in data and b"Table 4\n" in data and b"Grill - 12:30 - Alice\n" in data
@@ -111,7 +120,7 @@ def test_it_renders_a_kitchen_ticket_as_esc_pos():
 
 
 def test_it_prints_the_exact_bytes_and_marks_the_job_done(stations, menu, alice, table4, fake_printer, clock, step):
-    printer = Printer.objects.create(name="Grill", host="127.0.0.1", port=fake_printer.port, station=stations["grill"])
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=fake_printer.port)
     job = grill_job(stations, menu, printer, alice, table4)
     assert step() is True
     job.refresh_from_db()
@@ -124,17 +133,15 @@ def test_it_prints_the_exact_bytes_and_marks_the_job_done(stations, menu, alice,
 
 def test_it_retries_with_backoff_then_fails_over_to_the_backup_and_raises_an_alert(
     stations, menu, fake_printer, clock, published, step):
-    backup = Printer.objects.create(name="Bar", host="127.0.0.1", port=fake_printer.port, station=stations["bar"])
-    printer = Printer.objects.create(
-        name="Grill", host="127.0.0.1", port=closed_port(), station=stations["grill"], backup=backup
-    )
+    backup = station_printer(stations["bar"], name="Bar", host="127.0.0.1", port=fake_printer.port)
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=closed_port(), backup=backup)
     job = grill_job(stations, menu, printer)
 
     assert step() is True
     job.refresh_from_db()
     printer.refresh_from_db()
     assert job.status == "pending" and job.attempts == 1 and job.last_error.startswith(f"127.0.0.1:{printer.port}: ")
-    assert job.next_attempt_at == clock["now"] + printing.retry_delay(1)
+    assert job.next_attempt_at == clock["now"] + spooler.retry_delay(1)
     assert printer.down_since == clock["now"]
     assert published == [("alerts", {"type": "kds.alert"})]
     assert step() is False  # not due yet, and the printer was just tried: nothing to do
@@ -149,19 +156,19 @@ def test_it_retries_with_backoff_then_fails_over_to_the_backup_and_raises_an_ale
 
 
 def test_it_gives_up_after_max_attempts_and_keeps_the_alert(stations, menu, clock, published, step):
-    printer = Printer.objects.create(name="Grill", host="127.0.0.1", port=closed_port(), station=stations["grill"])
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=closed_port())
     job = grill_job(stations, menu, printer)
-    for _ in range(printing.MAX_ATTEMPTS):
+    for _ in range(spooler.MAX_ATTEMPTS):
         assert step() is True
         clock["now"] += timedelta(minutes=2)
     job.refresh_from_db()
-    assert job.status == "failed" and job.attempts == printing.MAX_ATTEMPTS
+    assert job.status == "failed" and job.attempts == spooler.MAX_ATTEMPTS
     assert Printer.objects.get(pk=printer.pk).is_down
     assert published.count(("alerts", {"type": "kds.alert"})) == 1  # raised once, not per attempt
 
 
 def test_it_clears_the_alert_when_the_printer_answers_again(stations, menu, fake_printer, clock, published, step):
-    printer = Printer.objects.create(name="Grill", host="127.0.0.1", port=closed_port(), station=stations["grill"])
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=closed_port())
     job = grill_job(stations, menu, printer)
     step()
     assert Printer.objects.get(pk=printer.pk).is_down
@@ -174,9 +181,7 @@ def test_it_clears_the_alert_when_the_printer_answers_again(stations, menu, fake
 
 
 def test_it_probes_a_down_printer_when_idle(stations, fake_printer, clock, published, step):
-    printer = Printer.objects.create(
-        name="Grill", host="127.0.0.1", port=fake_printer.port, down_since=clock["now"], station=stations["grill"]
-    )
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=fake_printer.port, down_since=clock["now"])
     assert step() is True
     assert not Printer.objects.get(pk=printer.pk).is_down
     assert published == [("alerts", {"type": "kds.alert"})]
@@ -184,28 +189,28 @@ def test_it_probes_a_down_printer_when_idle(stations, fake_printer, clock, publi
 
 
 def test_it_reprints_a_job_left_printing_by_a_killed_process(stations, menu, fake_printer, clock, step):
-    printer = Printer.objects.create(name="Grill", host="127.0.0.1", port=fake_printer.port, station=stations["grill"])
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=fake_printer.port)
     job = grill_job(stations, menu, printer)
     PrintJob.objects.filter(pk=job.pk).update(status="printing", claimed_at=clock["now"])
     assert step() is False  # another spooler may still be on it
-    clock["now"] += printing.STUCK_AFTER + timedelta(seconds=1)
+    clock["now"] += spooler.STUCK_AFTER + timedelta(seconds=1)
     assert step() is True
     assert PrintJob.objects.get(pk=job.pk).status == "done"
 
 
 def test_it_never_lets_a_stuck_printer_block_an_order(stations, menu):
     """Sending to the kitchen only writes the job: no socket is opened in the order's transaction."""
-    Printer.objects.create(name="Grill", host="10.255.255.1", port=9100, station=stations["grill"])
+    station_printer(stations["grill"], name="Grill", host="10.255.255.1", port=9100)
     order = make_order()
     tickets = services.send_lines_to_kitchen(order=order, lines=[add_line(order, menu["burger"])])
     assert tickets and PrintJob.objects.get().status == "pending"
 
 
 def test_it_prints_a_report_on_the_printer_set_to_print_reports(stations, fake_printer, clock, step):
-    Printer.objects.create(name="Grill", host="127.0.0.1", port=closed_port(), station=stations["grill"])
+    station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=closed_port())
     till_printer = Printer.objects.create(name="Till", host="127.0.0.1", port=fake_printer.port, prints_reports=True)
     report = b"\x1b@Z REPORT 2026-11-25\n\x1dV\x00"
-    job = printing.enqueue_report(data=report)
+    job = queue.enqueue_report(data=report)
     assert job.printer == till_printer and job.kind == PrintJob.Kind.REPORT
     assert step() is True
     assert fake_printer.wait() == [report]
@@ -213,5 +218,5 @@ def test_it_prints_a_report_on_the_printer_set_to_print_reports(stations, fake_p
 
 def test_it_queues_no_report_when_no_printer_prints_reports(stations):
     Printer.objects.create(name="Off", host="127.0.0.1", port=9100, prints_reports=True, enabled=False)
-    assert printing.enqueue_report(data=b"x") is None
+    assert queue.enqueue_report(data=b"x") is None
     assert not PrintJob.objects.exists()

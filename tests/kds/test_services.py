@@ -6,8 +6,10 @@ import time
 import pytest
 from django.db import OperationalError, close_old_connections, connection, transaction
 
-from kds import services
-from kds.models import PrintJob, Printer, Station, StationEvent, Ticket, TicketItem
+from kds import services, setup, sql
+from kds.models import KitchenSetup, Station, StationEvent, Ticket, TicketItem
+from printing.models import PrintJob
+from tests.kds.test_printing import station_printer
 from orders.models import OrderLine
 from tests.kds.conftest import add_line, make_order
 
@@ -50,6 +52,60 @@ def test_it_sends_unrouted_items_to_the_default_station(stations, menu):
     assert set(by_station(send(order, [burger]))) == {"bar", "expo"}
 
 
+def burger_stations(menu) -> set[str]:
+    order = make_order()
+    return set(by_station(send(order, [add_line(order, menu["burger"])])))
+
+
+def test_it_sees_a_routing_change_on_the_next_order(stations, menu):
+    """The setup is kept in memory (kds.setup); changing a rule through the ORM (the admin) is seen."""
+    assert burger_stations(menu) == {"grill", "expo"}
+    stations["bar"].items.add(menu["burger"])
+    assert burger_stations(menu) == {"bar", "expo"}
+    menu["burger"].stations.remove(stations["bar"])
+    assert burger_stations(menu) == {"grill", "expo"}
+    stations["fry"].is_default = True
+    stations["fry"].save()
+    stations["grill"].categories.clear()
+    assert burger_stations(menu) == {"fry", "expo"}
+
+
+def test_it_sees_a_change_made_by_another_process_once_the_version_moves(stations, menu):
+    assert burger_stations(menu) == {"grill", "expo"}
+    # Another process changes the rules and bumps the version; here, the change without its signal...
+    Station.categories.through.objects.filter(station=stations["grill"]).update(station=stations["bar"])
+    assert burger_stations(menu) == {"grill", "expo"}  # ...is not seen: this process reads its copy
+    KitchenSetup.objects.filter(pk=1).update(version=-42)  # ...until the version it compares moves
+    assert burger_stations(menu) == {"bar", "expo"}
+
+
+def test_it_reads_the_setup_version_only_when_nothing_changed(stations, menu, django_assert_num_queries):
+    setup.forget()
+    first = setup.current()
+    with django_assert_num_queries(1):
+        assert setup.current() is first
+    assert [s.slug for s in setup.stations()] == ["grill", "fry", "bar", "expo"]
+    setup.stations()[0].last_seq = 99  # the caller's own copies
+    assert setup.current().stations[0].last_seq == 0
+
+
+def test_it_sees_a_printer_disabled_or_removed_on_the_next_order(stations, menu):
+    printer = station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=9)
+    burger_stations(menu)
+    assert PrintJob.objects.count() == 1
+    printer.enabled = False
+    printer.save()
+    burger_stations(menu)
+    assert PrintJob.objects.count() == 1
+    printer.enabled = True
+    printer.save()
+    burger_stations(menu)
+    assert PrintJob.objects.count() == 2
+    printer.delete()  # and its jobs with it
+    burger_stations(menu)
+    assert not PrintJob.objects.exists()
+
+
 def test_it_leaves_set_menu_headers_out_and_cooks_their_components(stations, menu):
     order = make_order()
     header = add_line(order, menu["formule"])
@@ -75,6 +131,7 @@ def test_it_numbers_events_per_station_without_gaps(stations, menu, published, d
 
 
 def test_it_publishes_nothing_when_the_order_rolls_back(stations, menu, published, django_capture_on_commit_callbacks):
+    station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=9)
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError):
             with transaction.atomic():
@@ -82,8 +139,18 @@ def test_it_publishes_nothing_when_the_order_rolls_back(stations, menu, publishe
                 send(order, [add_line(order, menu["steak"])])
                 raise RuntimeError("payment refused")
     assert published == []
-    assert Ticket.objects.count() == 0
+    assert Ticket.objects.count() == 0 and not PrintJob.objects.exists()  # the print job went with its order
     assert Station.objects.get(slug="grill").last_seq == 0
+
+
+def test_it_forgets_a_setup_change_that_rolled_back(stations, menu):
+    """A change read (and kept in memory) inside its own transaction, then rolled back, is not used."""
+    assert burger_stations(menu) == {"grill", "expo"}
+    with pytest.raises(RuntimeError), transaction.atomic():
+        stations["bar"].items.add(menu["burger"])
+        assert burger_stations(menu) == {"bar", "expo"}
+        raise RuntimeError("changed my mind")
+    assert burger_stations(menu) == {"grill", "expo"}
 
 
 def test_it_bumps_once_and_answers_already_the_second_time(stations, menu, published, django_capture_on_commit_callbacks):
@@ -212,8 +279,8 @@ def test_it_strikes_voided_lines_and_counts_an_emptied_ticket_as_done_for_expo(s
 
 
 def test_it_queues_prints_for_stations_with_a_printer_and_void_slips_for_printed_tickets(stations, menu, alice, table4):
-    Printer.objects.create(name="Grill", host="127.0.0.1", port=9, station=stations["grill"])
-    Printer.objects.create(name="Bar", host="127.0.0.1", port=9, station=stations["bar"], enabled=False)
+    station_printer(stations["grill"], name="Grill", host="127.0.0.1", port=9)
+    station_printer(stations["bar"], name="Bar", host="127.0.0.1", port=9, enabled=False)
     order = make_order(server=alice, table=table4)
     burger = add_line(order, menu["burger"], modifiers=[menu["saignant"]], note="sans oignon")
     held = add_line(order, menu["steak"], status=OrderLine.Status.HELD, course=2)
@@ -288,3 +355,24 @@ def test_it_prunes_old_events_and_a_screen_that_far_behind_gets_a_snapshot(stati
     assert list(StationEvent.objects.filter(station=stations["grill"]).values_list("seq", flat=True)) == [2]
     assert selectors.catch_up(stations["grill"], 0).mode == "snapshot"  # event 1 is gone
     assert selectors.catch_up(stations["grill"], 1).mode == "replay"
+
+
+def test_it_writes_tickets_items_and_events_as_the_orm_reads_them(stations, menu, monkeypatch):
+    """kds.sql's explicit INSERTs store what the ORM would (aware datetimes, flags, nulls), and split
+    a send larger than one statement may carry."""
+    monkeypatch.setattr(sql, "MAX_PARAMS", 7)  # tickets: 1 per statement; items: 2; events: 1
+    order = make_order(is_rush=True)
+    lines = [add_line(order, menu["burger"]) for _ in range(3)] + [add_line(order, menu["cola"])]
+    tickets = by_station(send(order, lines))
+    stored = {t.station.slug: t for t in Ticket.objects.filter(order=order).select_related("station")}
+    assert {slug: t.pk for slug, t in tickets.items()} == {slug: t.pk for slug, t in stored.items()}
+    grill = stored["grill"]
+    assert grill.is_rush and grill.status == "new" and grill.course is None and grill.bumped_at is None
+    assert grill.sent_at == tickets["grill"].sent_at and grill.sent_at.tzinfo is not None
+    assert grill.expo_ticket_id == stored["expo"].pk and grill.seq == tickets["grill"].seq
+    assert sorted(grill.items.values_list("line_id", "quantity")) == [(line.pk, 1) for line in lines[:3]]
+    events = StationEvent.objects.filter(ticket__order=order).order_by("station_id", "seq")
+    assert [(e.station.slug, e.kind, e.ticket_id) for e in events] == sorted(
+        [(slug, "created", t.pk) for slug, t in stored.items()], key=lambda e: stations[e[0]].pk
+    )
+    assert all(e.created_at.tzinfo is not None for e in events)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from kds import services
 from kds.models import Screen, Station, Ticket, TicketItem
+from printing.models import PrintJob, Printer
 from accounts.access import device_cookie_value
 from tests.kds.conftest import add_line, make_order
 
@@ -123,8 +124,8 @@ def test_it_reports_speed_of_service_per_station_and_hour(client, manager, stati
 
 @pytest.mark.parametrize(
     "url",
-    ["/admin/kds/station/", "/admin/kds/station/add/", "/admin/kds/printer/", "/admin/kds/printjob/",
-     "/admin/kds/screen/", "/admin/kds/stationevent/"],
+    ["/admin/kds/station/", "/admin/kds/station/add/", "/admin/printing/printer/", "/admin/printing/printer/add/",
+     "/admin/printing/printjob/", "/admin/kds/screen/", "/admin/kds/stationevent/"],
 )
 def test_it_opens_the_kitchen_admin_pages(client, manager, stations, url):
     client.force_login(manager)
@@ -134,6 +135,35 @@ def test_it_opens_the_kitchen_admin_pages(client, manager, stations, url):
 def test_it_opens_a_station_in_the_admin(client, manager, stations):
     client.force_login(manager)
     assert client.get(f"/admin/kds/station/{stations['grill'].pk}/change/").status_code == 200
+
+
+def test_it_sets_a_stations_printer_in_the_admin_and_the_next_order_prints_there(client, manager, stations, menu):
+    """The admin saves the station: the kitchen's setup in memory (kds.setup) is read again."""
+    grill = stations["grill"]
+    send_burger = lambda: services.send_lines_to_kitchen(order=(o := make_order()), lines=[add_line(o, menu["burger"])])
+    send_burger()  # the setup is now in memory, without a printer
+    assert not PrintJob.objects.exists()
+    printer = Printer.objects.create(name="Grill", host="127.0.0.1", port=9100)
+    client.force_login(manager)
+    response = client.post(f"/admin/kds/station/{grill.pk}/change/", {
+        "name": grill.name, "slug": grill.slug, "kind": grill.kind, "position": grill.position, "printer": printer.pk,
+        "amber_after": grill.amber_after, "red_after": grill.red_after, "sound_on": "on",
+        "categories": [menu["plats"].pk], "items": [menu["steak"].pk],
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    send_burger()
+    assert list(PrintJob.objects.values_list("printer__name", "kind")) == [("Grill", "ticket")]
+
+
+def test_it_shows_a_printers_state_and_prints_a_job_again_from_the_admin(client, manager, stations):
+    printer = Printer.objects.create(name="Till", host="127.0.0.1", port=9100, down_since=timezone.now())
+    job = PrintJob.objects.create(printer=printer, kind="report", data=b"x", status="failed", attempts=8)
+    client.force_login(manager)
+    assert '<span style="color:#c62828">' in client.get("/admin/printing/printer/").content.decode()  # down
+    response = client.post("/admin/printing/printjob/", {"action": "retry_now", "_selected_action": [job.pk]})
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == "pending" and job.attempts == 0
 
 
 def test_it_never_formats_ids_and_numbers_with_thousand_separators(kds_client, stations, menu):

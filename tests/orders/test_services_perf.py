@@ -15,11 +15,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from fiscal import chain, keys
+from kds.models import KitchenSetup, Station, Ticket
 from fiscal.services import find_receipt
 from kds import services as kitchen_services  # what the kitchen receives (kds.receivers)
 from orders import receipts, selectors, services
 from orders.models import Item, Order, OrderLine, OrderLineModifier, Payment
 from orders.selectors import Prepared
+from printing.models import Printer, PrintJob
 from tests.orders.conftest import formule_line, line
 
 D = Decimal
@@ -176,6 +178,63 @@ def test_it_returns_the_placed_order_without_reading_it_again(warm, menu, place,
     # run_once's own atomic block (2), the key's savepoint and row (3), its answer (1): no SELECT of the order
     assert len(first) == len(plain) + 6
     assert place([line(menu.salad)], idempotency_key="k-1", send=False).pk == order.pk
+
+
+# --- send_order: the kitchen's tickets and print jobs -----------------------------------------------------
+
+
+@pytest.fixture
+def kitchen(menu):
+    """Grill (default; Plats), cold (Entrées), bar (Boissons), expo; the first three with a printer."""
+    grill = Station.objects.create(name="Grill", slug="grill", position=1, is_default=True)
+    cold = Station.objects.create(name="Cold", slug="cold", position=2)
+    bar = Station.objects.create(name="Bar", slug="bar", position=3)
+    Station.objects.create(name="Passe", slug="expo", kind=Station.Kind.EXPO, position=9)
+    grill.categories.add(menu.plats)
+    cold.categories.add(menu.entrees)
+    bar.categories.add(menu.boissons)
+    for station in (grill, cold, bar):
+        station.printer = Printer.objects.create(name=station.name, host="127.0.0.1", port=9100)
+        station.save()
+
+
+def test_it_sends_an_order_to_the_kitchen_in_a_fixed_number_of_statements(kitchen, warm, menu, place):
+    lines = [line(menu.steak, modifiers=[menu.saignant]), formule_line(menu), line(menu.dessert, course=2, hold=True),
+             line(menu.wine)]
+    place(lines, send=True)  # the kitchen's setup (stations, routing, printers) is now in this process's memory
+    order = place(lines, send=False)
+    with CaptureQueriesContext(connection) as queries:
+        services.send_order(order=order)
+    # orders: lock the order, its unsent lines, PENDING → SENT, the held line marked seen (5, savepoint
+    # included). kds: the setup's version (1), the stations' numbers (UPDATE … RETURNING), expo tickets,
+    # preparation tickets, their items, the events (5); for the chits: the lines' modifiers, their set
+    # menus, the server's name (3); the print jobs in one INSERT (1); the savepoints released (3).
+    # PostgreSQL first locks the stations' rows in id order (SELECT … FOR UPDATE); SQLite's write lock
+    # is already held.
+    lock = ["SELECT"] if connection.features.has_select_for_update else []
+    assert _statements(queries) == [
+        "SAVEPOINT", "SELECT", "SELECT", "UPDATE", "UPDATE",
+        "SAVEPOINT", "SELECT", *lock, "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT",
+        "SELECT", "SELECT", "SELECT", "INSERT", "RELEASE", "RELEASE",
+    ]
+    tickets = Ticket.objects.filter(order=order)
+    assert sorted(t.station.slug for t in tickets) == ["bar", "expo", "expo", "grill", "grill"]  # dessert: held
+    assert sorted(PrintJob.objects.filter(reference__in=[f"ticket:{t.pk}" for t in tickets]).values_list(
+        "printer__name", flat=True)) == ["Bar", "Grill"]
+
+
+def test_it_reads_the_kitchen_setup_again_after_a_change(kitchen, warm, menu, place):
+    place([line(menu.wine)], send=True)
+    counts = []
+    for changed in (False, True):
+        if changed:
+            KitchenSetup.bump()  # an admin change, in this process or another
+        order = place([line(menu.wine)], send=False)
+        with CaptureQueriesContext(connection) as queries:
+            services.send_order(order=order)
+        counts.append(len(queries))
+    # after the change: the stations with their printers, the item routes, the category routes
+    assert counts[1] == counts[0] + 3
 
 
 # --- Prepared ---------------------------------------------------------------------------------------------

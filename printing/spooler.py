@@ -1,8 +1,9 @@
-"""Kitchen printers: ESC/POS bytes for a ticket, and the spooler step that sends print jobs.
+"""The spooler: prints the queue (printing.models.PrintJob) on the LAN's ESC/POS printers.
 
-Jobs are written by kds.services inside the order's transaction (the outbox) and printed here, later,
-by `process_one_job`, which `manage.py serve` runs in a loop (kds/background.py). A printer that is
-off or unplugged therefore never slows an order down; it only raises an alert on the screens.
+Jobs are written by the apps that print (the kitchen, the fiscal Z report) inside their own
+transaction, and printed here, later, by `process_one_job`, which `manage.py serve` runs in a loop
+(core/background.py). A printer that is off or unplugged therefore never slows an order down; it
+only raises an alert on the screens.
 
 Delivery is at least once: a job is marked done only after its bytes were handed to the printer's
 socket; a process killed in between reprints it (a duplicate ticket beats a lost one).
@@ -10,145 +11,32 @@ socket; a process killed in between reprints it (a duplicate ticket beats a lost
 
 import logging
 import socket
-from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Q
-from django.utils import formats, timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from escpos.printer import Dummy
 
 from core.events import publish_on_commit
-from kds.models import PrintJob, Printer
+from printing.models import PrintJob, Printer
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 3.0  # seconds: a printer on the LAN answers in milliseconds or not at all
-SEND_TIMEOUT = 5.0
-FAILOVER_AFTER = 2  # failed attempts on the station's printer before its backup takes over
+SEND_TIMEOUT = 5.0  # once connected, 80 mm of ticket is a few kilobytes
+FAILOVER_AFTER = 2  # failed attempts on a printer before its backup takes over
 MAX_ATTEMPTS = 8  # then the job is "failed" (about 4 minutes): the screens showed the ticket anyway
 STUCK_AFTER = timedelta(seconds=60)  # a job "printing" this long was left by a killed process
 PROBE_EVERY = timedelta(seconds=30)  # how often a printer marked down is tried again when idle
+# The "printer down / back" doorbell. The kitchen screens join this group and redraw their banner
+# (their consumer handles the "kds.alert" type); the spooler only rings it.
+ALERT_GROUP = "alerts"
 ALERT_EVENT = {"type": "kds.alert"}
-WIDTH = 42  # characters per line in font A on 80 mm paper
 
 
 def now():
     """The spooler's clock (tests patch it)."""
     return timezone.now()
-
-
-# --- Rendering ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PrintItem:
-    quantity: int
-    name: str
-    modifiers: tuple[str, ...] = ()
-    note: str = ""
-    seat: int | None = None
-    within: str = ""  # the set menu this dish belongs to
-
-
-@dataclass(frozen=True)
-class TicketSpec:
-    station: str
-    order_number: int
-    where: str
-    server: str
-    time: str
-    items: tuple[PrintItem, ...] = field(default_factory=tuple)
-    rush: bool = False
-    held_course: int | None = None
-    void_reason: str | None = None
-
-
-def ticket_spec(ticket, order, lines, *, void_reason: str | None = None) -> TicketSpec:
-    """What goes on the paper for `ticket`, in the kitchen's language."""
-    with translation.override(settings.LANGUAGE_CODE):
-        return TicketSpec(
-            station=ticket.station.name,
-            order_number=order.number,
-            where=where_label(order),
-            server=order.server.first_name or order.server.username if order.server_id else "",
-            time=formats.time_format(timezone.localtime(ticket.sent_at or ticket.created_at), "H:i"),
-            items=tuple(
-                PrintItem(
-                    quantity=line.quantity,
-                    name=line.kitchen_name or line.name,
-                    modifiers=tuple(m.kitchen_name or m.name for m in line.modifiers.all()),
-                    note=line.note,
-                    seat=line.seat,
-                    within=(line.parent.kitchen_name or line.parent.name) if line.parent_id else "",
-                )
-                for line in lines
-            ),
-            rush=ticket.is_rush,
-            held_course=ticket.course if ticket.status == "held" else None,
-            void_reason=void_reason,
-        )
-
-
-def where_label(order) -> str:
-    """"Table 4", "À emporter", "Borne" — the same words on paper and on screens."""
-    return describe_where(order.table.label if order.table_id else None, order.source, order.order_type)
-
-
-def describe_where(table_label: str | None, source: str, order_type: str) -> str:
-    if table_label:
-        return _("Table %(label)s") % {"label": table_label}
-    if source == "kiosk":
-        return _("Kiosk")
-    if source == "api":
-        return _("Delivery")
-    if order_type == "take_away":
-        return _("Take away")
-    return _("Counter")
-
-
-def render_ticket(spec: TicketSpec) -> bytes:
-    """ESC/POS bytes for an 80 mm printer (python-escpos picks the code page for accents)."""
-    p = Dummy()
-    p.hw("INIT")
-    if spec.void_reason is not None:
-        p.set(align="center", bold=True, invert=True, double_height=True, double_width=True)
-        p.text(_("VOID") + "\n")
-    p.set(align="center", bold=True, double_height=True, double_width=True)
-    p.text(f"#{spec.order_number}\n")
-    p.set(align="center", normal_textsize=True, bold=True)
-    p.text(f"{spec.where}\n")
-    p.set(align="left", normal_textsize=True)
-    p.text(f"{spec.station} - {spec.time}" + (f" - {spec.server}" if spec.server else "") + "\n")
-    if spec.rush:
-        p.set(align="center", bold=True, invert=True)
-        p.text(" " + _("RUSH") + " \n")
-    if spec.held_course is not None:
-        p.set(align="center", bold=True)
-        p.text(_("HOLD — course %(n)s") % {"n": spec.held_course} + "\n")
-    p.set(align="left", normal_textsize=True)
-    p.text("-" * WIDTH + "\n")
-    for item in spec.items:
-        p.set(bold=True, double_height=True)
-        p.text(f"{item.quantity} x {item.name}\n")
-        p.set(normal_textsize=True)
-        for modifier in item.modifiers:
-            p.text(f"   + {modifier}\n")
-        if item.note:
-            p.set(bold=True)
-            p.text(f"   ! {item.note}\n")
-            p.set(bold=False)
-        if item.seat:
-            p.text("   " + _("seat %(n)s") % {"n": item.seat} + "\n")
-        if item.within:
-            p.text(f"   ({item.within})\n")
-    if spec.void_reason is not None:
-        p.text("-" * WIDTH + "\n")
-        p.text(_("Reason: %(reason)s") % {"reason": spec.void_reason} + "\n")
-    p.text("\n")
-    p.cut()
-    return p.output
 
 
 # --- The spooler --------------------------------------------------------------------------------------
@@ -160,7 +48,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def choose_printer(job: PrintJob) -> Printer | None:
-    """The station's printer, or its backup once the printer failed this job FAILOVER_AFTER times
+    """The job's printer, or its backup once the printer failed this job FAILOVER_AFTER times
     (or is already known to be down, or was disabled)."""
     primary = job.printer
     backup = primary.backup if primary.backup_id and primary.backup_id != primary.pk else None
@@ -179,15 +67,6 @@ def send(host: str, port: int, data: bytes) -> None:
         sock.settimeout(SEND_TIMEOUT)
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
-
-
-def enqueue_report(*, data: bytes) -> PrintJob | None:
-    """Queue ready-made ESC/POS bytes (a Z report) on the report printer, in the caller's transaction.
-    None when no enabled printer is set to print reports."""
-    printer = Printer.objects.filter(enabled=True, prints_reports=True).order_by("name").first()
-    if printer is None:
-        return None
-    return PrintJob.objects.create(printer=printer, kind=PrintJob.Kind.REPORT, data=data)
 
 
 def process_one_job() -> bool:
@@ -275,7 +154,7 @@ def mark_down(printer: Printer, error: str) -> None:
     t = now()
     if Printer.objects.filter(pk=printer.pk, down_since__isnull=True).update(down_since=t, last_error=error, checked_at=t):
         logger.error("printer %s is down: %s", printer, error)
-        publish_on_commit("alerts", ALERT_EVENT)
+        publish_on_commit(ALERT_GROUP, ALERT_EVENT)
     else:
         Printer.objects.filter(pk=printer.pk).update(last_error=error, checked_at=t)
 
@@ -283,4 +162,4 @@ def mark_down(printer: Printer, error: str) -> None:
 def mark_up(printer: Printer) -> None:
     if Printer.objects.filter(pk=printer.pk, down_since__isnull=False).update(down_since=None, last_error=""):
         logger.info("printer %s is back", printer)
-        publish_on_commit("alerts", ALERT_EVENT)
+        publish_on_commit(ALERT_GROUP, ALERT_EVENT)
