@@ -20,7 +20,8 @@ from django.utils import timezone
 from accounts.models import Device
 from orders import pricing
 from orders.compiled import Prepared, insert_row, insert_rows, update_row, update_rows  # noqa: F401 (kds reads them here)
-from orders.models import Category, Item, ModifierGroup, Order, OrderLine, OrderLineModifier, Payment, SetMenuSlot, Table
+from orders.models import Category, CustomerAccount, Item, ModifierGroup, Order, OrderLine, OrderLineModifier, Payment, SetMenuSlot, Table
+
 
 def locked_order(pk: int) -> Order:
     """Order `pk`, its row locked until the end of the transaction (SELECT … FOR UPDATE; SQLite's
@@ -261,6 +262,31 @@ def free_tables():
 
 def order_or_none(pk: int) -> Order | None:
     return Order.objects.filter(pk=pk).first()
+
+
+def open_orders():
+    """Open orders by number, with their table and server (the till's list of orders)."""
+    return Order.objects.filter(status=Order.Status.OPEN).select_related("table", "server").order_by("number")
+
+
+def recently_closed_orders(count: int = 20):
+    return Order.objects.exclude(status=Order.Status.OPEN).select_related("table").order_by("-closed_at")[:count]
+
+
+def other_open_orders(order: Order):
+    """The open orders `order` could be merged into."""
+    return Order.objects.filter(status=Order.Status.OPEN).exclude(pk=order.pk).select_related("table").order_by("number")
+
+
+def payments_with_accounts(order: Order) -> list[Payment]:
+    return list(order.payments.select_related("account").order_by("id"))
+
+
+def customer_accounts(*, active_only: bool = False):
+    """Customer accounts: the active ones (to charge), or all of them, active first, by name."""
+    if active_only:
+        return CustomerAccount.objects.filter(active=True)
+    return CustomerAccount.objects.order_by("-active", "name")
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_POST
 
+from orders import selectors
 from orders.actions import accounts as account_actions
 from orders.errors import OrderError, page_status
 from orders.forms import SettleAccountForm
@@ -11,7 +12,7 @@ from orders.views.common import page, run, till_view
 
 
 def _accounts_page(request, *, forms: dict | None = None, status: int = 200, settled=None):
-    accounts = list(CustomerAccount.objects.order_by("-active", "name"))
+    accounts = list(selectors.customer_accounts())
     for account in accounts:
         account.settle_form = (forms or {}).get(account.pk)
     context = {"accounts": accounts, "settled": settled, "methods": SettleAccountForm.METHODS}

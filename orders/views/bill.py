@@ -12,11 +12,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from fiscal.services import find_receipt
 from orders.actions import bills, payments
 from orders.errors import OrderError, page_status
 from orders.forms import PaymentForm
 from orders.idempotency import IdempotencyKeyReused
-from orders.models import CustomerAccount, Order, Payment
+from orders import selectors
+from orders.models import Order, Payment
 from orders.views.common import client_redirect, page, refused, run, till_view
 from orders.views.ticket import order_or_404, ticket
 
@@ -77,9 +79,9 @@ def _split(params, order: Order, context: dict) -> dict:
 
 def _bill_context(request, order: Order, *, form: PaymentForm | None = None, params: QueryDict | None = None) -> dict:
     context = ticket(order, priced=True)
-    context["accounts"] = CustomerAccount.objects.filter(active=True)
+    context["accounts"] = selectors.customer_accounts(active_only=True)
     context["methods"] = Payment.Method.choices
-    context["payments"] = list(order.payments.select_related("account").order_by("id"))
+    context["payments"] = selectors.payments_with_accounts(order)
     context["form"] = form
     params = request.GET if params is None else params
     context["amount"] = params.get("amount") or (f"{context['due']:.2f}" if context["due"] else "")
@@ -141,8 +143,6 @@ def pay(request, order_id: int):
 
 def _receipt_record(order: Order):
     """The sealed receipt of a paid order (fiscal finds it by business day and number)."""
-    from fiscal.services import find_receipt
-
     return find_receipt(business_day=order.business_day, number=order.number)
 
 
@@ -161,7 +161,7 @@ def receipt(request, order_id: int):
     if order.status != Order.Status.PAID:
         return redirect("till:bill", order_id=order.pk)
     context = ticket(order, priced=True)
-    paid = list(order.payments.select_related("account").order_by("id"))
+    paid = selectors.payments_with_accounts(order)
     context.update(
         payments=paid,
         change=sum((p.change for p in paid), Decimal("0.00")),

@@ -13,7 +13,7 @@ from orders.actions import floor as floor_actions
 from orders.actions import ordering
 from orders.errors import OrderError
 from orders.forms import CoversForm, MoveTableForm, TableForm
-from orders.models import Order, Table
+from orders.models import Table
 from orders.views.common import client_redirect, floor_manager_required, modal, page, refused, run, till_view, toast
 
 PAID_SHOWN_FOR = dt.timedelta(minutes=10)  # a table just paid stays green this long, then shows free
@@ -56,9 +56,8 @@ def floor(request):
 @till_view
 def orders_list(request):
     """Open orders, then the last closed."""
-    open_orders = Order.objects.filter(status=Order.Status.OPEN).select_related("table", "server").order_by("number")
-    recent = Order.objects.exclude(status=Order.Status.OPEN).select_related("table").order_by("-closed_at")[:20]
-    return page(request, "orders/till/orders.html", {"open_orders": open_orders, "recent": recent})
+    context = {"open_orders": selectors.open_orders(), "recent": selectors.recently_closed_orders()}
+    return page(request, "orders/till/orders.html", context)
 
 
 def _floor_edit_page(request, *, form: TableForm | None = None, status: int = 200):

@@ -207,7 +207,7 @@ def transfer(request, order_id: int):
 def merge(request, order_id: int):
     """Join this order into another open order (two tables pushed together). This one closes."""
     order = order_or_404(order_id)
-    others = Order.objects.filter(status=Order.Status.OPEN).exclude(pk=order.pk).select_related("table").order_by("number")
+    others = selectors.other_open_orders(order)
     if request.method == "GET":
         return modal(request, "orders/till/_merge.html", {"order": order, "others": others})
     try:

@@ -1,4 +1,4 @@
-"""JSON API /api/v1/: the DESIGN.md contracts and every "bad input" case of the ordering issue."""
+"""JSON API /api/v1/: its contracts (paths, shapes, error format) and every kind of bad input."""
 
 import json
 from decimal import Decimal
