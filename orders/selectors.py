@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import Device
 from orders import pricing
 from orders.compiled import Prepared, insert_row, insert_rows, update_row, update_rows  # noqa: F401 (kds reads them here)
-from orders.models import Category, CustomerAccount, Item, ModifierGroup, Order, OrderLine, OrderLineModifier, Payment, SetMenuSlot, Table
+from orders.models import Category, CustomerAccount, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table
 
 
 def locked_order(pk: int) -> Order:
@@ -261,7 +261,10 @@ def free_tables():
 
 
 def order_or_none(pk: int) -> Order | None:
-    return Order.objects.filter(pk=pk).first()
+    try:
+        return Order.objects.get(pk=pk)
+    except Order.DoesNotExist:
+        return None
 
 
 def open_orders():
@@ -331,17 +334,21 @@ _TICKET_COLUMNS = [f.name for f in dataclasses.fields(TicketLine)][:14]
 
 def ticket_lines(order: Order) -> list[TicketLine]:
     """The order's top-level lines (voided ones too) in course and tap order, each with its modifier
-    names and its set-menu components (with theirs): two queries whatever the size of the order."""
-    modifier_names: dict[int, list[str]] = defaultdict(list)
-    for line_id, name in OrderLineModifier.objects.filter(line__order_id=order.pk).order_by("id").values_list("line_id", "name"):
-        modifier_names[line_id].append(name)
+    names and its set-menu components (with theirs): one query whatever the size of the order (a line
+    comes once per modifier)."""
     top: list[TicketLine] = []
     components: dict[int, list[TicketLine]] = defaultdict(list)
-    rows = OrderLine.objects.filter(order_id=order.pk).order_by("course", "id").values_list(*_TICKET_COLUMNS)
-    for values in rows:
-        line = TicketLine(*values)
-        line.modifier_names = modifier_names.get(line.pk, [])
-        (top if line.parent_id is None else components[line.parent_id]).append(line)
+    rows = (
+        OrderLine.objects.filter(order_id=order.pk).order_by("course", "id", "modifiers__id")
+        .values_list(*_TICKET_COLUMNS, "modifiers__name")
+    )
+    line = None
+    for *values, modifier in rows:
+        if line is None or line.pk != values[0]:
+            line = TicketLine(*values)
+            (top if line.parent_id is None else components[line.parent_id]).append(line)
+        if modifier is not None:
+            line.modifier_names.append(modifier)
     for line in top:
         line.components = components.get(line.pk, [])
     return top

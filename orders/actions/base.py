@@ -58,8 +58,13 @@ def order_closed(order: Order) -> OrderError:
 
 
 def locked(order: Order, *, open_only: bool = True) -> Order:
-    """Re-read `order` holding its row lock until the end of the transaction; refuse closed orders."""
-    row = selectors.locked_order(order.pk)
+    """Re-read `order` holding its row lock until the end of the transaction; refuse closed orders.
+    Only `order.pk` is read: a reference `Order(pk=...)` will do. OrderError "not_found" if there is
+    no such order."""
+    try:
+        row = selectors.locked_order(order.pk)
+    except Order.DoesNotExist:
+        raise OrderError("not_found", _("No such order.")) from None
     if open_only and row.status != Order.Status.OPEN:
         raise order_closed(row)
     return row

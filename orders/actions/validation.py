@@ -3,17 +3,18 @@ a line names must exist, be available and fit its modifier groups and slots. The
 named by its path in the request ("lines[2].modifiers[0]"). Read-only: the menu rows a batch of lines
 mentions, in at most five queries."""
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from orders import menu_cache
 from orders.actions.base import check_int, check_text, is_id, is_int
 from orders.errors import OrderError
 from orders.lines import MAX_COURSE, MAX_COVERS, MAX_LINES, MAX_QUANTITY, NOTE_MAX_LENGTH, LineSpec
-from orders.models import Item, Modifier, ModifierGroup, Order, SetMenuSlot
+from orders.models import Item, Modifier, Order
 
 
 @dataclass
@@ -33,27 +34,21 @@ def _vat_rate(item: Item, order_type: str) -> Decimal:
 
 
 @dataclass
-class _Slot:
-    pk: int
-    name: str
-    choices: set[int] = field(default_factory=set)
-
-
-@dataclass
 class _Menu:
-    """The part of the menu some line specs mention: items and modifiers by id, each item's modifier
-    groups (display order) and each set menu's slots (display order) with their choices."""
+    """The part of the menu some line specs mention: items and modifiers by id (read now: availability
+    and stock change during service), each item's modifier groups and each set menu's slots (display
+    order; from orders.menu_cache)."""
 
     items: dict[int, Item]
     modifiers: dict[int, Modifier]
-    groups: dict[int, list[ModifierGroup]]
-    slots: dict[int, list[_Slot]]
+    groups: dict[int, tuple[menu_cache.GroupRule, ...]]
+    slots: dict[int, tuple[menu_cache.Slot, ...]]
 
 
 def _load_menu(specs: Sequence[LineSpec]) -> _Menu:
     """Every item and modifier the specs mention (set-menu choices included), with the items' modifier
-    groups and set-menu slots: two queries for plain items, one more with modifiers, two more with
-    set menus."""
+    groups and set-menu slots: one query for plain items, one more with modifiers, and those of the
+    menu cache for what it does not hold yet."""
     item_ids, modifier_ids = set(), set()
     for spec in specs:
         item_ids.add(spec.item)
@@ -63,25 +58,8 @@ def _load_menu(specs: Sequence[LineSpec]) -> _Menu:
             modifier_ids.update(choice.modifiers)
     items = Item.objects.in_bulk(sorted(i for i in item_ids if is_id(i)))
     modifiers = Modifier.objects.in_bulk(sorted(m for m in modifier_ids if is_id(m)))
-    groups: dict[int, list[ModifierGroup]] = defaultdict(list)
-    rows = (
-        Item.modifier_groups.through.objects.filter(item_id__in=sorted(items))
-        .order_by("modifiergroup__position", "modifiergroup__name", "modifiergroup_id")
-        .values_list("item_id", "modifiergroup_id", "modifiergroup__name", "modifiergroup__min_choices", "modifiergroup__max_choices")
-    )
-    for item_id, pk, name, min_choices, max_choices in rows:
-        groups[item_id].append(ModifierGroup(pk=pk, name=name, min_choices=min_choices, max_choices=max_choices))
-    slots: dict[int, list[_Slot]] = defaultdict(list)
-    set_menus = sorted(pk for pk, item in items.items() if item.is_set_menu)
-    if set_menus:
-        by_pk = {}
-        rows = SetMenuSlot.objects.filter(set_menu_id__in=set_menus).order_by("position", "id").values_list("set_menu_id", "id", "name")
-        for set_menu_id, pk, name in rows:
-            by_pk[pk] = _Slot(pk, name)
-            slots[set_menu_id].append(by_pk[pk])
-        choices = SetMenuSlot.choices.through.objects.filter(setmenuslot_id__in=sorted(by_pk)).values_list("setmenuslot_id", "item_id")
-        for slot_id, item_id in choices:
-            by_pk[slot_id].choices.add(item_id)
+    groups = menu_cache.modifier_groups(items)
+    slots = menu_cache.set_menu_slots(pk for pk, item in items.items() if item.is_set_menu)
     return _Menu(items, modifiers, groups, slots)
 
 

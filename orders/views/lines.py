@@ -45,18 +45,30 @@ def _line_error(request, order: Order | None, message: str | None = None, *, for
 @require_POST
 @till_view
 def add_line(request, order_id: int):
-    """One tap on an item (or the picker's "Add"): checked against the menu and added, not sent."""
-    order = order_or_404(order_id)
+    """One tap on an item (or the picker's "Add"): checked against the menu and added, not sent.
+
+    The busiest request of the till, so the order is read once, by add_lines under its row lock (an
+    unknown id is its "not_found", a 404), and the ticket pane is drawn from the order it returns;
+    error paths read the order for the picker."""
     form = LineForm(request.POST)
     if not form.is_valid():
-        return _line_error(request, order, form=form)
+        return _line_error(request, order_or_404(order_id), form=form)
     spec = form.spec()
+    changed: list[Order] = []  # the order as add_lines left it (not on a replay)
+
+    def add() -> dict:
+        added = ordering.add_lines(order=Order(pk=order_id), lines=[spec])
+        changed.append(added[0].order)
+        return {"lines": [line.pk for line in added]}
+
     try:
-        run(request, "till-add", {"order": order.pk, "line": spec.canonical()},
-            lambda: {"lines": [line.pk for line in ordering.add_lines(order=order, lines=[spec])]})
+        run(request, "till-add", {"order": order_id, "line": spec.canonical()}, add)
     except OrderError as error:
-        return _line_error(request, order, error.message, form=form, status=page_status(error.code))
-    return ticket_response(request, order, close_modal=bool(request.POST.get("from_picker")))
+        if error.code == "not_found":
+            raise Http404 from None
+        return _line_error(request, order_or_404(order_id), error.message, form=form, status=page_status(error.code))
+    fresh = changed[0] if changed else order_or_404(order_id)
+    return ticket_response(request, fresh, fresh=fresh, close_modal=bool(request.POST.get("from_picker")))
 
 
 @require_POST

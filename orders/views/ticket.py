@@ -76,11 +76,14 @@ def ticket(order: Order, *, priced: bool = False) -> dict:
     return context
 
 
-def ticket_response(request, order: Order, *, close_modal: bool = False, message: str = "") -> HttpResponse:
-    """The ticket pane after a change (htmx), or back to the order screen after a plain form post."""
+def ticket_response(
+    request, order: Order, *, fresh: Order | None = None, close_modal: bool = False, message: str = ""
+) -> HttpResponse:
+    """The ticket pane after a change (htmx), or back to the order screen after a plain form post.
+    `fresh`: the order as the action left it, if at hand (else it is read again)."""
     if not request.htmx:
         return redirect("till:order", order_id=order.pk)
-    context = ticket(order_or_404(order.pk))
+    context = ticket(fresh if fresh is not None else order_or_404(order.pk))
     context["close_modal"] = close_modal
     response = render(request, "orders/till/_ticket.html", context)
     if message:
