@@ -5,7 +5,7 @@
 Prints:
 - receipts sealed per second by `fiscal.services.seal_receipt` inside an atomic block, with an
   order-sized payload (4 lines, 2 VAT rates, 2 payments) — the fiscal part of a payment;
-- receipts per second through the whole payment transaction, `orders.services.take_payment` (order
+- receipts per second through the whole payment transaction, `orders.actions.payments.take_payment` (order
   row lock, payment row, status change, receipt payload, seal), on orders placed beforehand (untimed),
   and how many milliseconds of each payment the seal takes;
 - records verified per second by `fiscal.verification.verify_store` (every chain, hashes, links, grand
@@ -74,14 +74,13 @@ def bench_seal(n: int) -> tuple[float, float]:
 
 def bench_take_payment(n: int) -> tuple | None:
     try:
-        from orders import services as orders
         from accounts.models import Device, User
+        from orders.actions.ordering import place_order
+        from orders.actions.payments import take_payment
+        from orders.lines import LineSpec
         from orders.models import Category, Item
     except ImportError as exc:
         print(f"take_payment: not measured ({exc})")
-        return None
-    if not hasattr(orders, "take_payment"):
-        print("take_payment: not measured (orders.services.take_payment does not exist)")
         return None
     category = Category.objects.create(name="Bench")
     steak = Item.objects.create(category=category, name="Entrecôte", kitchen_name="ENTRE", price=Decimal("24.00"))
@@ -93,12 +92,12 @@ def bench_take_payment(n: int) -> tuple | None:
     server = User.objects.create_user("bench", role=User.Role.SERVER)
     placed = []
     for _ in range(n + 20):
-        placed.append(orders.place_order(
+        placed.append(place_order(
             device=device, server=server, order_type="take_away", source="till", send=False,
-            lines=[orders.LineSpec(item=steak.pk, quantity=2), orders.LineSpec(item=wine.pk, quantity=1)],
+            lines=[LineSpec(item=steak.pk, quantity=2), LineSpec(item=wine.pk, quantity=1)],
         ))
     for order in placed[:20]:
-        orders.take_payment(order=order, method="cash", amount=order.total, operator=server, device=device)
+        take_payment(order=order, method="cash", amount=order.total, operator=server, device=device)
 
     from fiscal import services as fiscal
 
@@ -116,7 +115,7 @@ def bench_take_payment(n: int) -> tuple | None:
 
     def run():
         for order in placed[20:]:
-            result = orders.take_payment(order=order, method="cash", amount=order.total, operator=server, device=device)
+            result = take_payment(order=order, method="cash", amount=order.total, operator=server, device=device)
             assert result.settled and result.receipt is not None
 
     try:
@@ -184,7 +183,7 @@ def main() -> None:
     print(f"verified_records_per_second: {fast:.0f} records/s")
     print(f"seal_receipt_per_second: {seals:.0f} receipts/s")
     if payments is None:
-        print("sealing: not measured (no orders.services.take_payment)")
+        print("sealing: not measured (no orders.actions.payments.take_payment)")
     else:
         print(f"sealing: {payments[0]:.0f} receipts/s")
 

@@ -5,7 +5,7 @@ temporary data dir, WAL, the demo restaurant).
 
 Measured in-process with Django's test Client. "server" is the server's own time: a timing middleware
 put first in MIDDLEWARE (bench only) measures from the request entering Django's middleware stack
-(sessions, CSRF, device cookie, PIN session; then the view, the services, the database and the
+(sessions, CSRF, device cookie, PIN session; then the view, the actions, the database and the
 template) to the finished response, and reports it as a `Server-Timing: app;dur=…` header — without the
 network, daphne's HTTP parsing or the test client's own work. "round trip" is the same request timed
 around the test client call. Wall-clock and CPU time of this process are given both: the machine's
@@ -106,7 +106,8 @@ def main() -> None:
         from django.test import Client
         from django.urls import reverse
 
-        from orders import services
+        from orders.actions.ordering import place_order
+        from orders.lines import LineSpec, SlotChoice
         from accounts.access import device_cookie_value
         from accounts.models import Device, User
         from orders.models import Item, ModifierGroup, Order, SetMenuSlot
@@ -130,8 +131,8 @@ def main() -> None:
             return c.post(url, data, HTTP_HX_REQUEST="true", HTTP_IDEMPOTENCY_KEY=f"bench-{next(keys)}")
 
         def fresh_order() -> Order:
-            return services.place_order(
-                device=till, server=alice, order_type="take_away", lines=[services.LineSpec(item=wine.pk)],
+            return place_order(
+                device=till, server=alice, order_type="take_away", lines=[LineSpec(item=wine.pk)],
                 source="till", send=False,
             )
 
@@ -151,18 +152,18 @@ def main() -> None:
         # --- order submission: the till's "send to kitchen" --------------------------------------
         burger = next(c for c in slots[0].choices.all() if c.modifier_groups.exists())
         lines = [
-            services.LineSpec(item=steak.pk, modifiers=(cuisson.pk, extra.pk), seat=1),
-            services.LineSpec(item=formule.pk, seat=2, slots=(
-                services.SlotChoice(slot=slots[0].pk, item=burger.pk, modifiers=(cuisson.pk,)),
-                services.SlotChoice(slot=slots[1].pk, item=slots[1].choices.first().pk),
-                services.SlotChoice(slot=slots[2].pk, item=slots[2].choices.first().pk),
+            LineSpec(item=steak.pk, modifiers=(cuisson.pk, extra.pk), seat=1),
+            LineSpec(item=formule.pk, seat=2, slots=(
+                SlotChoice(slot=slots[0].pk, item=burger.pk, modifiers=(cuisson.pk,)),
+                SlotChoice(slot=slots[1].pk, item=slots[1].choices.first().pk),
+                SlotChoice(slot=slots[2].pk, item=slots[2].choices.first().pk),
             )),
-            services.LineSpec(item=dessert.pk, course=2),
-            services.LineSpec(item=wine.pk),
+            LineSpec(item=dessert.pk, course=2),
+            LineSpec(item=wine.pk),
         ]
         samples = []
         for n in range(args.warmup + args.requests):
-            order = services.place_order(device=till, server=alice, order_type="eat_in", lines=lines, source="till", send=False)
+            order = place_order(device=till, server=alice, order_type="eat_in", lines=lines, source="till", send=False)
             response, elapsed = timed(lambda: post(client, reverse("till:send", args=[order.pk]), {}))
             assert response.status_code == 200 and order.lines.filter(status="pending").count() == 0
             if n >= args.warmup:

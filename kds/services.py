@@ -1,7 +1,7 @@
 """Kitchen writes: tickets from orders, bumps, recalls, voids, fired courses.
 
 Every function runs inside `transaction.atomic` (joining the caller's transaction when there is one:
-orders.services calls the first three inside its order transaction) and follows one shape:
+the receivers of orders.signals call the first three inside the order transaction) and follows one shape:
 
 1. change the tickets, compare-and-set where two screens may race
    (`filter(id=..., status=old).update(...)`; 0 rows = someone else got there first);
@@ -114,7 +114,7 @@ def _ring(station: Station) -> None:
 
 def _kitchen_lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
     """The lines to cook, without set-menu headers (their components are the dishes). Lines that
-    come with their items (orders.services writes or reads them under the order's lock, items
+    come with their items (orders.actions write or reads them under the order's lock, items
     joined) are taken as they are; others are read fresh from the database."""
     if lines and all(line.pk is not None and OrderLine.item.is_cached(line) for line in lines):
         kept = [line for line in lines if line.status != OrderLine.Status.VOIDED and not line.item.is_set_menu]
@@ -148,7 +148,7 @@ def route(
     return routes
 
 
-# --- Orders → kitchen (called by orders.services inside its transaction) ------------------------------
+# --- Orders → kitchen (kds.receivers, inside the order transaction) ------------------------------
 
 
 def send_lines_to_kitchen(*, order: Order, lines: Sequence[OrderLine]) -> list[Ticket]:

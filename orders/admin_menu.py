@@ -2,14 +2,14 @@
 and read-only views of orders and payments. Managers only (the gate is in orders/admin_access.py).
 
 Availability and remaining portions changed here reach every till and kiosk at once: the save goes
-through `orders.services.set_item_availability`, which publishes after commit. Orders and payments
-are written by the tills only (services), never edited here: a paid order is fiscal data.
+through `orders.actions.menu.set_item_availability`, which publishes after commit. Orders and payments
+are written by the tills only (orders.actions), never edited here: a paid order is fiscal data.
 """
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from orders import services
+from orders.actions import menu as menu_actions
 from orders.models import (
     AccountSettlement,
     Allergen,
@@ -102,7 +102,7 @@ class ItemAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and {"available", "remaining"} & set(form.changed_data):
             # Through the service: it publishes the change to every till and kiosk after commit.
-            services.set_item_availability(item=obj, available=obj.available, remaining=obj.remaining)
+            menu_actions.set_item_availability(item=obj, available=obj.available, remaining=obj.remaining)
 
 
 # --- Floor and accounts -------------------------------------------------------------------------------

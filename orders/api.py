@@ -1,4 +1,4 @@
-"""JSON API /api/v1/ for tills, kiosks and integrations (contracts: DESIGN.md, "Contracts").
+"""JSON API /api/v1/ for tills, kiosks and integrations.
 
     GET  menu/                     the menu: categories, items, modifier groups, set-menu slots
     POST orders/                   {"idempotency_key", "order_type", "table"?, "lines": [...]} → 201 order
@@ -7,9 +7,10 @@
                                    {"settled", "order", "receipt", "change", "payment"}
 
 Every view: a bearer token (or a paired-device cookie) of a till, kiosk or integration (`api_view`);
-errors are `{"error": code, "detail": message, "field"?: path}` with a 4xx status, in the request's
-language (LocaleMiddleware). Views parse and check types, then call one service; the services own the
-rules. POSTs carry a client idempotency key: the first answer is stored and replayed to every retry.
+errors are `{"error": code, "detail": message, "field"?: path}` with a 4xx status (orders.errors
+chooses it from the code), in the request's language (LocaleMiddleware). Views parse and check types,
+then call one action (orders.actions), which owns the rules. POSTs carry a client idempotency key: the
+first answer is stored and replayed to every retry (orders.idempotency.replay_or_run).
 Kiosks and integrations see only the orders they placed (another device's order is a 404, so ids
 cannot be probed); tills see every order.
 """
@@ -26,21 +27,17 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from orders import idempotency, selectors, services
 from accounts.access import api_view
 from accounts.models import Device
+from orders import idempotency, selectors, shapes
+from orders.actions import ordering, payments as payment_actions
+from orders.actions.base import MAX_ID
+from orders.errors import OrderError, http_status
+from orders.lines import MAX_LINES, LineSpec
 from orders.models import CustomerAccount, Order, Table
-from orders.services import LineSpec, OrderError, SlotChoice
 
 API_ROLES = (Device.Role.TILL, Device.Role.KIOSK, Device.Role.INTEGRATION)
 SOURCE_BY_ROLE = {Device.Role.TILL: Order.Source.TILL, Device.Role.KIOSK: Order.Source.KIOSK, Device.Role.INTEGRATION: Order.Source.API}
-
-# HTTP status of each OrderError code; anything else is a 400 (bad input).
-CONFLICTS = {
-    "item_unavailable", "sold_out", "modifier_unavailable", "order_closed", "table_occupied", "nothing_due",
-    "order_has_payments", "credit_limit", "account_inactive", "overpaid", "line_sent", "line_voided",
-}
-STATUS_BY_CODE = {code: 409 for code in CONFLICTS} | {"idempotency_key_reused": 422, "not_found": 404}
 
 
 class BadRequest(Exception):
@@ -66,7 +63,7 @@ def _error(status: int, code: str, detail: str, field: str = "") -> JsonResponse
 
 
 def _order_error(error: OrderError) -> JsonResponse:
-    return _error(STATUS_BY_CODE.get(error.code, 400), error.code, error.message, error.field)
+    return _error(http_status(error.code), error.code, error.message, error.field)
 
 
 def endpoint(*methods: str):
@@ -88,10 +85,8 @@ def endpoint(*methods: str):
                 return view(request, *args, **kwargs)
             except BadRequest as bad:
                 return _error(bad.status, bad.code, bad.detail, bad.field)
-            except OrderError as error:
+            except OrderError as error:  # IdempotencyKeyReused too
                 return _order_error(error)
-            except idempotency.IdempotencyKeyReused as reused:
-                return _error(422, reused.code, str(reused), "idempotency_key")
 
         return csrf_exempt(api_view(*API_ROLES)(wrapper))
 
@@ -216,8 +211,8 @@ def _idempotency_key(data: dict) -> str:
 def parse_lines(data: dict) -> list[LineSpec]:
     """The "lines" of an order body → LineSpecs. Client prices, if any, are ignored."""
     raw_lines = _get(data, "lines", "list", "lines", required=True)
-    if len(raw_lines) > services.MAX_LINES:
-        raise BadRequest(400, "too_many_lines", _("Too many lines (at most %(n)d).") % {"n": services.MAX_LINES}, "lines")
+    if len(raw_lines) > MAX_LINES:
+        raise BadRequest(400, "too_many_lines", _("Too many lines (at most %(n)d).") % {"n": MAX_LINES}, "lines")
     specs = []
     for index, raw in enumerate(raw_lines):
         path = f"lines[{index}]"
@@ -228,25 +223,21 @@ def parse_lines(data: dict) -> list[LineSpec]:
             slot_path = f"{path}.slots[{slot_index}]"
             if not isinstance(raw_slot, dict):
                 raise _type_error(slot_path, _("an object"))
-            slots.append(
-                SlotChoice(
-                    slot=_get(raw_slot, "slot", "int", f"{slot_path}.slot", required=True),
-                    item=_get(raw_slot, "item", "int", f"{slot_path}.item", required=True),
-                    modifiers=_ids(raw_slot, "modifiers", f"{slot_path}.modifiers"),
-                )
-            )
-        specs.append(
-            LineSpec(
-                item=_get(raw, "item", "int", f"{path}.item", required=True),
-                quantity=_get(raw, "quantity", "int", f"{path}.quantity", default=1),
-                modifiers=_ids(raw, "modifiers", f"{path}.modifiers"),
-                note=_get(raw, "note", "str", f"{path}.note", default=""),
-                seat=_get(raw, "seat", "int", f"{path}.seat"),
-                course=_get(raw, "course", "int", f"{path}.course", default=1),
-                hold=_get(raw, "hold", "bool", f"{path}.hold", default=False),
-                slots=tuple(slots),
-            )
-        )
+            slots.append({
+                "slot": _get(raw_slot, "slot", "int", f"{slot_path}.slot", required=True),
+                "item": _get(raw_slot, "item", "int", f"{slot_path}.item", required=True),
+                "modifiers": _ids(raw_slot, "modifiers", f"{slot_path}.modifiers"),
+            })
+        specs.append(LineSpec.from_dict({
+            "item": _get(raw, "item", "int", f"{path}.item", required=True),
+            "quantity": _get(raw, "quantity", "int", f"{path}.quantity"),
+            "modifiers": _ids(raw, "modifiers", f"{path}.modifiers"),
+            "note": _get(raw, "note", "str", f"{path}.note"),
+            "seat": _get(raw, "seat", "int", f"{path}.seat"),
+            "course": _get(raw, "course", "int", f"{path}.course"),
+            "hold": _get(raw, "hold", "bool", f"{path}.hold"),
+            "slots": slots,
+        }))
     return specs
 
 
@@ -264,7 +255,7 @@ def _table(data: dict) -> Table | None:
 
 
 def _visible_order(request: HttpRequest, order_id: int) -> Order:
-    if order_id > services.MAX_ID:
+    if order_id > MAX_ID:
         raise BadRequest(404, "not_found", _("No such order."))
     order = Order.objects.filter(selectors.orders_visible_to(request.device), pk=order_id).select_related("table").first()
     if order is None:
@@ -277,7 +268,7 @@ def _visible_order(request: HttpRequest, order_id: int) -> Order:
 
 @endpoint("GET")
 def menu(request: HttpRequest) -> JsonResponse:
-    return answer(selectors.menu_as_dict(kiosk=request.device.role == Device.Role.KIOSK))
+    return answer(shapes.menu_as_dict(kiosk=request.device.role == Device.Role.KIOSK))
 
 
 @endpoint("POST")
@@ -294,20 +285,20 @@ def orders(request: HttpRequest) -> JsonResponse:
     send = _get(data, "send", "bool", "send", default=True)
     device = request.device
 
-    def action() -> tuple[int, dict]:
-        order = services.place_order(
+    def place() -> dict:
+        order = ordering.place_order(
             device=device, order_type=order_type, table=_table(data), covers=covers, lines=lines,
             customer_name=customer_name, note=note, source=SOURCE_BY_ROLE[device.role], send=send,
         )
-        return 201, {**selectors.order_as_dict(order, written_lines=order.written_lines), "idempotency_key": key}
+        return {**shapes.order_as_dict(order, written_lines=order.written_lines), "idempotency_key": key}
 
-    status, body, _replayed = idempotency.run_once(scope="api.orders", device=device, key=key, request=data, action=action)
-    return answer(body, status=status)
+    done = idempotency.replay_or_run(device=device, scope="api.orders", key=key, body=data, run=place, status=201)
+    return answer(done.body, status=done.status)
 
 
 @endpoint("GET")
 def order_detail(request: HttpRequest, order_id: int) -> JsonResponse:
-    return answer(selectors.order_as_dict(_visible_order(request, order_id)))
+    return answer(shapes.order_as_dict(_visible_order(request, order_id)))
 
 
 @endpoint("POST")
@@ -324,19 +315,19 @@ def payments(request: HttpRequest, order_id: int) -> JsonResponse:
     if account_id is not None:
         if device.role != Device.Role.TILL:
             raise BadRequest(403, "forbidden", _("Only tills charge customer accounts."), "account")
-        account = CustomerAccount.objects.filter(pk=account_id).first() if 1 <= account_id <= services.MAX_ID else None
+        account = CustomerAccount.objects.filter(pk=account_id).first() if 1 <= account_id <= MAX_ID else None
         if account is None:
             raise BadRequest(400, "unknown_account", _("Unknown customer account."), "account")
 
-    def action() -> tuple[int, dict]:
+    def pay() -> dict:
         order = _visible_order(request, order_id)
-        result = services.take_payment(
+        result = payment_actions.take_payment(
             order=order, method=method, amount=amount, tendered=tendered, tip=tip, account=account,
             operator=None, device=device,
         )
-        return 201, {
+        return {
             "settled": result.settled,
-            "order": selectors.order_as_dict(result.order),
+            "order": shapes.order_as_dict(result.order),
             "receipt": result.receipt.summary() if result.receipt is not None else None,
             "change": f"{result.change:.2f}",
             "payment": {
@@ -345,8 +336,7 @@ def payments(request: HttpRequest, order_id: int) -> JsonResponse:
             },
         }
 
-    request_fingerprint = {"order": order_id, **data}
-    status, body, _replayed = idempotency.run_once(
-        scope="api.payments", device=device, key=key, request=request_fingerprint, action=action
+    done = idempotency.replay_or_run(
+        device=device, scope="api.payments", key=key, body={"order": order_id, **data}, run=pay, status=201
     )
-    return answer(body, status=status)
+    return answer(done.body, status=done.status)

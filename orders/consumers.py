@@ -1,6 +1,6 @@
 """/ws/menu/: live 86'ing for tills and kiosks.
 
-Thin on purpose: the consumer joins the "menu" group and forwards what orders.services publishes after
+Thin on purpose: the consumer joins the "menu" group and forwards what orders.actions publish after
 commit ({"type": "menu.item", "item_id", "available", "remaining"}, via core.events.publish_on_commit).
 On connect it first sends a snapshot of every item that is 86'd or counted, so a screen that was
 offline catches up without a reload: the database is the truth, the group only a doorbell.

@@ -1,5 +1,5 @@
 """Forms of the till and the kiosk: they turn posted fields into typed values with clear, translated
-errors. The business rules stay in orders.services; the line form only repeats the modifier-count rule
+errors. The business rules stay in orders.actions; the line form only repeats the modifier-count rule
 so a customer hears "choose a cooking" before the basket, not at the counter.
 """
 
@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import CustomerAccount, Item, Payment, Table
-from orders.services import MAX_COURSE, MAX_COVERS, MAX_QUANTITY, NOTE_MAX_LENGTH, LineSpec, SlotChoice
+from orders.lines import MAX_COURSE, MAX_COVERS, MAX_QUANTITY, NOTE_MAX_LENGTH, LineSpec, SlotChoice
 
 SLOT_FIELD = re.compile(r"slot_(\d{1,12})")
 MONEY_FIELD = {"max_digits": 7, "decimal_places": 2, "min_value": Decimal("0.00"), "localize": True}  # "12,50" in French
@@ -66,8 +66,8 @@ class LineForm(forms.Form):
         if self.errors:
             return cleaned
         if item is None:
-            # No menu given: only parse. orders.services checks the choices against the menu when the
-            # line is added (the till's path: one validation, in the service, on every tap).
+            # No menu given: only parse. orders.actions checks the choices against the menu when the
+            # line is added (the till's path: one validation, in the action, on every tap).
             try:
                 cleaned["modifiers"] = _ids(posted_values(self.data, "modifier"))
                 cleaned["slots"] = self._posted_slots()
@@ -133,17 +133,8 @@ class LineForm(forms.Form):
         return ids
 
     def spec(self) -> LineSpec:
-        data = self.cleaned_data
-        return LineSpec(
-            item=data["item"],
-            quantity=data.get("quantity") or 1,
-            modifiers=data.get("modifiers", ()),
-            note=data.get("note") or "",
-            seat=data.get("seat"),
-            course=data.get("course") or 1,
-            hold=bool(data.get("hold")),
-            slots=data.get("slots", ()),
-        )
+        """The line to add (blank fields take LineSpec's defaults)."""
+        return LineSpec.from_dict(self.cleaned_data)
 
 
 class VoidForm(forms.Form):

@@ -1,12 +1,14 @@
 """Client-keyed requests: the first answer is stored and replayed to every retry (as payment APIs do).
 
 A till on flaky Wi-Fi resends "place this order" with the same key until it hears back; the kitchen
-must get the order once. `run_once` makes that hold under concurrency too:
+must get the order once. Every POST of the JSON API and of the till and kiosk pages that changes
+something goes through `replay_or_run`, at the edge; the actions behind it (orders.actions) know
+nothing of keys. It holds under concurrency too:
 
 1. Reserve the key: INSERT the IdempotentRequest row first (inside a savepoint). The unique constraint
-   `orders_idempotentrequest_uniq` makes a concurrent twin wait on that row (PostgreSQL blocks on the
-   unique index until our transaction ends; SQLite's IMMEDIATE transactions serialise writers) and
-   then fail with IntegrityError once we commit.
+   `orders_idempotentrequest_uniq` on (scope, device, key) makes a concurrent twin wait on that row
+   (PostgreSQL blocks on the unique index until our transaction ends; SQLite's IMMEDIATE transactions
+   serialise writers) and then fail with IntegrityError once we commit.
 2. Run the action in the same transaction and store its (status, body) on the reserved row.
 3. A twin that hit IntegrityError reads the stored row: same request hash → the first answer; another
    hash → IdempotencyKeyReused.
@@ -18,15 +20,17 @@ stored, and the client may correct the request and retry with the same key.
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.models import Device
+from orders.errors import OrderError
 from orders.models import IdempotentRequest
-from orders.selectors import insert_row, update_row
 
 KEY_MAX_LENGTH = IdempotentRequest._meta.get_field("key").max_length
 
@@ -36,13 +40,21 @@ def valid_key(key: Any) -> bool:
     return isinstance(key, str) and 1 <= len(key) <= KEY_MAX_LENGTH and "\x00" not in key
 
 
-class IdempotencyKeyReused(Exception):
+def page_key(request: HttpRequest) -> str | None:
+    """The key a till or kiosk page posts (static/orders/till.js: the `Idempotency-Key` header made per
+    user action and kept across retries, or an `idempotency_key` field); None without a usable one (a
+    plain form post without JavaScript simply runs)."""
+    key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key")
+    return key if valid_key(key) else None
+
+
+class IdempotencyKeyReused(OrderError):
     """The key was already used for a different request."""
 
-    code = "idempotency_key_reused"
-
     def __init__(self):
-        super().__init__(_("This idempotency key was already used for a different request."))
+        super().__init__(
+            "idempotency_key_reused", _("This idempotency key was already used for a different request."), field="idempotency_key"
+        )
 
 
 def request_hash(request: Any) -> str:
@@ -51,29 +63,42 @@ def request_hash(request: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def run_once(
-    *, scope: str, device: Device, key: str, request: Any, action: Callable[[], tuple[int, dict]]
-) -> tuple[int, dict, bool]:
-    """Run `action` once per (scope, device, key) and return `(status, body, replayed)`.
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+    replayed: bool
 
-    `request` is what identifies the request (JSON-able); `action` returns the (status, JSON body) to
-    store. Opens its own transaction (nested in the caller's if any). Raises IdempotencyKeyReused.
+
+def replay_or_run(
+    *, device: Device, scope: str, key: str | None, body: Any, run: Callable[[], dict], status: int = 200
+) -> Answer:
+    """Run `run` once per (scope, device, key) and answer what it returned, or the first call's answer
+    on a retry (`replayed`). `body` is what identifies the request (JSON-able); `run` returns the JSON
+    body to store, answered with `status`. Opens its own transaction (nested in the caller's if any).
+    Without a key, `run` simply runs in a transaction. Raises IdempotencyKeyReused (an OrderError) when
+    the key came with another request, and whatever `run` raises.
     """
-    digest = request_hash(request)
+    if key is None:
+        with transaction.atomic():
+            return Answer(status, _as_json(run()), False)
+    digest = request_hash(body)
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = insert_row(IdempotentRequest(
+                record = IdempotentRequest.objects.create(
                     scope=scope, device=device, key=key, request_hash=digest, status_code=0, response={}
-                ))
+                )
         except IntegrityError:
             record = IdempotentRequest.objects.get(scope=scope, device=device, key=key)
             if record.request_hash != digest:
                 raise IdempotencyKeyReused() from None
-            return record.status_code, record.response, True
-        status, body = action()
-        # Round-trip through JSON so a replay answers byte-for-byte what the first call answered.
-        body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
-        record.status_code, record.response = status, body
-        update_row(IdempotentRequest, record.pk, {"status_code": status, "response": body})
-        return status, body, False
+            return Answer(record.status_code, record.response, True)
+        answer = _as_json(run())
+        IdempotentRequest.objects.filter(pk=record.pk).update(status_code=status, response=answer)
+        return Answer(status, answer, False)
+
+
+def _as_json(body: dict | None) -> dict:
+    """Round-trip through JSON so a replay answers byte-for-byte what the first call answered."""
+    return json.loads(json.dumps(body or {}, cls=DjangoJSONEncoder))

@@ -2,9 +2,10 @@
 confirm → pay at the counter or record a card payment → a big order number → back to the start.
 
 The basket lives in the kiosk's session until it is confirmed; nothing reaches the database (or the
-kitchen) before that. Confirming calls `orders.services.place_order` with the client's idempotency key
-(static/orders/till.js, as on the till): a retry after a lost answer gets the same order, never a
-second one. Prices shown here are a preview; the order is priced again on the server when placed.
+kitchen) before that. Confirming places the order (and takes the card payment) in one run keyed by the
+client's idempotency key (orders.idempotency; static/orders/till.js, as on the till): a retry after a
+lost answer gets the same order, never a second one or a second payment. Prices shown here are a
+preview; the order is priced again on the server when placed.
 """
 
 from decimal import Decimal
@@ -16,13 +17,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, retarget, reswap
 
-from orders import idempotency, selectors, services
 from accounts.access import device_required
-from orders.forms import KioskStartForm, LineForm, QuantityForm, posted_values
 from accounts.models import Device
+from orders import idempotency, selectors
+from orders.actions import ordering, payments
+from orders.errors import OrderError, page_status
+from orders.forms import KioskStartForm, LineForm, QuantityForm, posted_values
+from orders.lines import LineSpec
 from orders.models import Item, Modifier, Order
-from orders.services import LineSpec, OrderError, SlotChoice
-from orders.views import item_with_menu
 
 SESSION_KEY = "kiosk"
 MAX_BASKET_LINES = 30
@@ -46,20 +48,6 @@ def _save(request, state: dict) -> None:
     request.session.modified = True
 
 
-def _spec_to_dict(spec: LineSpec) -> dict:
-    return {
-        "item": spec.item, "quantity": spec.quantity, "modifiers": list(spec.modifiers), "note": spec.note,
-        "slots": [[c.slot, c.item, list(c.modifiers)] for c in spec.slots],
-    }
-
-
-def _spec(entry: dict) -> LineSpec:
-    return LineSpec(
-        item=entry["item"], quantity=entry["quantity"], modifiers=tuple(entry["modifiers"]), note=entry.get("note", ""),
-        slots=tuple(SlotChoice(slot=s, item=i, modifiers=tuple(m)) for s, i, m in entry["slots"]),
-    )
-
-
 def _basket(state: dict) -> dict:
     """The basket's lines with names and preview prices (two queries)."""
     entries = state.get("basket", [])
@@ -67,9 +55,9 @@ def _basket(state: dict) -> dict:
     for entry in entries:
         item_ids.add(entry["item"])
         modifier_ids.update(entry["modifiers"])
-        for _slot, item, modifiers in entry["slots"]:
-            item_ids.add(item)
-            modifier_ids.update(modifiers)
+        for slot in entry["slots"]:
+            item_ids.add(slot["item"])
+            modifier_ids.update(slot["modifiers"])
     items = Item.objects.in_bulk(item_ids)
     modifiers = Modifier.objects.in_bulk(modifier_ids)
     lines, total = [], Decimal("0.00")
@@ -80,9 +68,9 @@ def _basket(state: dict) -> dict:
         chosen = [modifiers[m] for m in entry["modifiers"] if m in modifiers]
         components = []
         unit = item.price + sum((m.price_delta for m in chosen), Decimal("0.00"))
-        for _slot, component_id, component_modifiers in entry["slots"]:
-            component = items.get(component_id)
-            mods = [modifiers[m] for m in component_modifiers if m in modifiers]
+        for slot in entry["slots"]:
+            component = items.get(slot["item"])
+            mods = [modifiers[m] for m in slot["modifiers"] if m in modifiers]
             unit += sum((m.price_delta for m in mods), Decimal("0.00"))
             components.append({"name": component.name if component else "?", "modifiers": [m.name for m in mods]})
         amount = unit * entry["quantity"]
@@ -187,7 +175,7 @@ def item_picker(request, item_id: int):
     state, back = _require_state(request)
     if back:
         return back
-    return _picker(request, item_with_menu(item_id))
+    return _picker(request, selectors.item_with_menu(item_id))
 
 
 @require_POST
@@ -197,7 +185,7 @@ def basket_add(request):
     if back:
         return back
     try:
-        item = item_with_menu(int(request.POST.get("item", "")))
+        item = selectors.item_with_menu(int(request.POST.get("item", "")))
     except ValueError:
         return _basket_response(request, state, status=422)
     form = LineForm(request.POST, item=item)
@@ -209,7 +197,7 @@ def basket_add(request):
     if len(state["basket"]) >= MAX_BASKET_LINES:
         form.add_error(None, _("The basket is full."))
         return _picker(request, item, form, status=422)
-    state["basket"].append(_spec_to_dict(form.spec()))
+    state["basket"].append(form.spec().as_dict())
     _save(request, state)
     return _basket_response(request, state, close_modal=True)
 
@@ -233,11 +221,15 @@ def basket_quantity(request, index: int):
     return _basket_response(request, state)
 
 
-def _place(request, state: dict, key: str | None) -> Order:
-    return services.place_order(
-        device=request.device, order_type=state["order_type"], lines=[_spec(e) for e in state["basket"]],
-        idempotency_key=key, source=Order.Source.KIOSK, send=True,
+def _place(request, state: dict, *, card: bool) -> dict:
+    """Place the basket's order and, paid by card here, take the payment: both or neither."""
+    order = ordering.place_order(
+        device=request.device, order_type=state["order_type"], lines=[LineSpec.from_dict(e) for e in state["basket"]],
+        source=Order.Source.KIOSK, send=True,
     )
+    if card:
+        payments.take_payment(order=order, method="card", amount=order.total, operator=None, device=request.device)
+    return {"order": order.pk}
 
 
 @require_http_methods(["GET", "POST"])
@@ -247,7 +239,7 @@ def confirm(request):
     state, back = _require_state(request)
     if back:
         return back
-    key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key") or None
+    key = idempotency.page_key(request)
     done = state.get("done")
     if request.method == "POST" and done and key and done["key"] == key:
         # A retry of a confirmation that already went through (its answer was lost).
@@ -262,23 +254,18 @@ def confirm(request):
     if not state["basket"]:
         context["error"] = _("Your basket is empty.")
         return render(request, "orders/kiosk/confirm.html", context, status=422)
+    body = {"order_type": state["order_type"], "basket": state["basket"], "payment": payment}
     try:
-        order = _place(request, state, f"kiosk:{key}" if key else None)
-        if payment == "card":
-            services.take_payment(
-                order=order, method="card", amount=order.total, operator=None, device=request.device,
-                idempotency_key=f"kiosk-card:{key}" if key else None,
-            )
-    except idempotency.IdempotencyKeyReused as error:
-        context["error"] = str(error)
-        return render(request, "orders/kiosk/confirm.html", context, status=409)
+        placed = idempotency.replay_or_run(
+            device=request.device, scope="kiosk-confirm", key=key, body=body, run=lambda: _place(request, state, card=payment == "card"),
+        ).body
     except OrderError as error:
         context["error"] = error.message
-        return render(request, "orders/kiosk/confirm.html", context, status=409 if error.code in ("item_unavailable", "sold_out", "modifier_unavailable") else 422)
+        return render(request, "orders/kiosk/confirm.html", context, status=page_status(error.code))
     state["basket"] = []
-    state["done"] = {"key": key, "order": order.pk}
+    state["done"] = {"key": key, "order": placed["order"]}
     _save(request, state)
-    return _to_done(request, order.pk)
+    return _to_done(request, placed["order"])
 
 
 def _to_done(request, order_id: int):

@@ -1,4 +1,4 @@
-"""Kitchen fixtures: a small menu, the stations that cook it, and orders made without orders.services
+"""Kitchen fixtures: a small menu, the stations that cook it, and orders made without orders.actions
 (the kitchen only needs saved orders and lines)."""
 
 import asyncio

@@ -84,7 +84,7 @@ def seq_of(frame: str) -> int:
 
 @in_service_lane
 def place(menu, item="steak", *, table=None, rollback=False):
-    """An order sent to the kitchen in its own transaction, as orders.services does."""
+    """An order sent to the kitchen in its own transaction, as orders.actions do."""
     try:
         with transaction.atomic():
             order = make_order(table=table)

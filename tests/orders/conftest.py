@@ -91,14 +91,14 @@ def menu(db) -> SimpleNamespace:
 
 def line(item, quantity=1, modifiers=(), **extra):
     """A LineSpec for `item` (an Item) with modifiers given as Modifier objects."""
-    from orders.services import LineSpec
+    from orders.lines import LineSpec
 
     return LineSpec(item=item.pk, quantity=quantity, modifiers=tuple(m.pk for m in modifiers), **extra)
 
 
 def formule_line(menu, *, main=None, main_modifiers=None, drink=None, quantity=1, **extra):
     """A Formule midi: burger à point + fries + soda unless told otherwise."""
-    from orders.services import LineSpec, SlotChoice
+    from orders.lines import LineSpec, SlotChoice
 
     main = main or menu.burger
     if main_modifiers is None:
@@ -118,11 +118,31 @@ def formule_line(menu, *, main=None, main_modifiers=None, drink=None, quantity=1
 @pytest.fixture
 def place(menu, till, alice):
     """Place an order on the till as Alice: place(lines=[...], **overrides) -> Order."""
-    from orders import services
+    from orders.actions import ordering
 
     def _place(lines, **overrides):
         kwargs = {"device": till, "server": alice, "order_type": "eat_in", "source": "till", "lines": lines}
         kwargs.update(overrides)
-        return services.place_order(**kwargs)
+        return ordering.place_order(**kwargs)
+
+    return _place
+
+
+@pytest.fixture
+def place_keyed(place, till):
+    """Place an order as the edge does for a keyed POST (orders.idempotency.replay_or_run):
+    place_keyed(lines, key=..., **overrides) -> Order, with `.replayed`."""
+    from orders import idempotency
+    from orders.models import Order
+
+    def _place(lines, *, key, **overrides):
+        device = overrides.get("device", till)
+        body = {"lines": [spec.canonical() for spec in lines], **{k: getattr(v, "pk", v) for k, v in overrides.items()}}
+        answer = idempotency.replay_or_run(
+            device=device, scope="orders", key=key, body=body, run=lambda: {"order": place(lines, **overrides).pk}, status=201,
+        )
+        order = Order.objects.get(pk=answer.body["order"])
+        order.replayed = answer.replayed
+        return order
 
     return _place

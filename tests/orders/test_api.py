@@ -1,4 +1,4 @@
-"""JSON API /api/v1/: the DESIGN.md contracts and every "bad input" case of the ordering issue."""
+"""JSON API /api/v1/: its contracts (paths, shapes, error format) and every kind of bad input."""
 
 import json
 from decimal import Decimal
@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from orders import services
+from orders.actions import menu as menu_actions
 from orders.models import CustomerAccount, IdempotentRequest, Item, Order, OrderLine, Payment
 from tests.orders.conftest import formule_line
 
@@ -70,8 +70,8 @@ def test_it_serves_the_menu_with_ids_prices_vat_and_modifiers(api, menu):
 
 
 def test_it_shows_86d_items_and_remaining_counts(api, menu):
-    services.set_item_availability(item=menu.dessert, remaining=2)
-    services.set_item_availability(item=menu.wine, available=False)
+    menu_actions.set_item_availability(item=menu.dessert, remaining=2)
+    menu_actions.set_item_availability(item=menu.wine, available=False)
     items = {i["id"]: i for c in api.get("menu/").json()["categories"] for i in c["items"]}
     assert (items[menu.dessert.pk]["available"], items[menu.dessert.pk]["remaining"]) == (True, 2)
     assert items[menu.wine.pk]["available"] is False
@@ -148,7 +148,7 @@ def test_it_places_a_take_away_set_menu_from_a_kiosk(client, menu, kiosk):
 
 def test_it_replays_the_first_answer_to_a_retry(api, menu):
     first = api.post("orders/", order_body(menu))
-    services.set_item_availability(item=menu.steak, available=False)  # the world moved on
+    menu_actions.set_item_availability(item=menu.steak, available=False)  # the world moved on
     again = api.post("orders/", order_body(menu))
     assert (again.status_code, again.content) == (first.status_code, first.content)
     assert Order.objects.count() == 1
@@ -223,10 +223,10 @@ def test_it_names_the_offending_field(api, menu):
 
 
 def test_it_answers_409_for_an_unavailable_or_sold_out_item(api, menu):
-    services.set_item_availability(item=menu.dessert, available=False)
+    menu_actions.set_item_availability(item=menu.dessert, available=False)
     response = api.post("orders/", _order_with(menu))
     assert response.status_code == 409 and response.json()["error"] == "item_unavailable"
-    services.set_item_availability(item=menu.dessert, available=True, remaining=1)
+    menu_actions.set_item_availability(item=menu.dessert, available=True, remaining=1)
     response = api.post("orders/", _order_with(menu, quantity=2))
     assert response.status_code == 409 and response.json()["error"] == "sold_out"
     assert Item.objects.get(pk=menu.dessert.pk).remaining == 1

@@ -7,7 +7,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from orders import services
+from orders.actions import menu as menu_actions
+from orders.actions import ordering
 from accounts.access import device_cookie_value
 from orders.models import Order, OrderLine, Payment
 from tests.orders.conftest import line
@@ -68,7 +69,7 @@ def test_it_needs_a_choice_of_eat_in_or_take_away_before_the_menu(kiosk_client):
 
 
 def test_it_shows_the_menu_with_sold_out_items_greyed(take_away, menu):
-    services.set_item_availability(item=menu.dessert, remaining=0)
+    menu_actions.set_item_availability(item=menu.dessert, remaining=0)
     html = take_away.get(reverse("kiosk:menu")).content.decode()
     assert "Formule midi" in html
     start = html.index(f'data-item-id="{menu.dessert.pk}"')
@@ -153,7 +154,7 @@ def test_it_refuses_an_empty_basket(take_away):
 
 def test_it_tells_the_customer_when_an_item_sold_out_meanwhile(take_away, menu):
     htmx_post(take_away, reverse("kiosk:basket_add"), {"item": menu.sandwich.pk})
-    services.set_item_availability(item=menu.sandwich, available=False)
+    menu_actions.set_item_availability(item=menu.sandwich, available=False)
     response = htmx_post(take_away, reverse("kiosk:confirm"), {"payment": "counter"})
     assert response.status_code == 409
     assert "Jambon-beurre" in response.content.decode()
@@ -170,5 +171,5 @@ def test_it_starts_over_and_forgets_the_basket(take_away, menu):
 
 
 def test_it_shows_only_its_own_orders_number(kiosk_client, menu, till, alice):
-    other = services.place_order(device=till, server=alice, order_type="take_away", lines=[line(menu.sandwich)], source="till")
+    other = ordering.place_order(device=till, server=alice, order_type="take_away", lines=[line(menu.sandwich)], source="till")
     assert kiosk_client.get(reverse("kiosk:done", args=[other.pk])).status_code == 404

@@ -7,7 +7,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from config.routing import websocket_urlpatterns
-from orders import services
+from orders.actions import menu as menu_actions
+from orders.actions import ordering
 from accounts.access import device_cookie_value
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.channels]
@@ -37,7 +38,7 @@ async def test_it_closes_for_a_kitchen_screen(kds_screen):
 
 
 async def test_it_sends_a_snapshot_then_live_86s_to_a_till(till, menu):
-    await sync_to_async(services.set_item_availability)(item=menu.salad, remaining=2)
+    await sync_to_async(menu_actions.set_item_availability)(item=menu.salad, remaining=2)
     communicator, connected = await connect(cookie_header(till))
     assert connected
 
@@ -45,7 +46,7 @@ async def test_it_sends_a_snapshot_then_live_86s_to_a_till(till, menu):
     assert snapshot["type"] == "menu.snapshot"
     assert {"item_id": menu.salad.pk, "available": True, "remaining": 2} in snapshot["items"]
 
-    await sync_to_async(services.set_item_availability)(item=menu.steak, available=False)
+    await sync_to_async(menu_actions.set_item_availability)(item=menu.steak, available=False)
     event = await communicator.receive_json_from(timeout=5)
     assert event == {"type": "menu.item", "item_id": menu.steak.pk, "available": False, "remaining": None}
     await communicator.disconnect()
@@ -54,11 +55,11 @@ async def test_it_sends_a_snapshot_then_live_86s_to_a_till(till, menu):
 async def test_it_tells_a_kiosk_when_an_order_takes_the_last_portion(kiosk, till, alice, menu):
     from tests.orders.conftest import line
 
-    await sync_to_async(services.set_item_availability)(item=menu.dessert, remaining=1)
+    await sync_to_async(menu_actions.set_item_availability)(item=menu.dessert, remaining=1)
     communicator, _ = await connect((b"authorization", f"Bearer {kiosk.token}".encode()))
     await communicator.receive_json_from(timeout=5)  # snapshot
 
-    await sync_to_async(services.place_order)(
+    await sync_to_async(ordering.place_order)(
         device=till, server=alice, order_type="eat_in", lines=[line(menu.dessert)], source="till", send=False
     )
     event = await communicator.receive_json_from(timeout=5)

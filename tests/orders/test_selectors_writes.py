@@ -204,3 +204,24 @@ def test_it_refuses_a_text_argument_the_lookup_rewrites(db):
     prefix = Prepared(lambda label: Table.objects.filter(label__startswith=label).values_list("id"))
     with pytest.raises(ImproperlyConfigured):
         prefix.rows("T")
+
+
+# --- Prepared: compiled once per shape --------------------------------------------------------------------
+
+
+def test_it_compiles_a_list_argument_once_per_length(menu):
+    names = Prepared(lambda ids: Item.objects.filter(pk__in=ids).order_by("pk").values_list("name"))
+    assert names.rows([]) == []  # nothing to ask
+    both = sorted([menu.steak, menu.salad], key=lambda item: item.pk)
+    assert names.rows([menu.steak.pk, menu.salad.pk, menu.steak.pk]) == [(item.name,) for item in both]  # duplicates once
+    assert names.rows([menu.wine.pk]) == [("Verre de Bordeaux",)]
+    assert names.rows([menu.fries.pk, menu.soda.pk]) == [("Frites",), ("Coca-Cola 33cl",)]
+    assert len(names._compiled) == 2  # one statement for one id, one for two
+
+
+def test_it_refuses_an_argument_that_is_not_one_parameter(db):
+    from orders.models import Payment
+
+    twice = Prepared(lambda pk: Payment.objects.filter(pk=pk, order_id=pk).values_list("id"))
+    with pytest.raises(ImproperlyConfigured):
+        twice.rows(1)

@@ -1,4 +1,4 @@
-"""orders.services: placing orders, the table life cycle, discounts, payments, accounts, 86'ing."""
+"""orders.actions: placing orders, the table life cycle, discounts, payments, accounts, 86'ing."""
 
 import datetime as dt
 from decimal import Decimal
@@ -6,8 +6,15 @@ from decimal import Decimal
 import pytest
 
 from kds import services as kitchen_services  # what the kitchen receives (kds.receivers)
-from orders import receipts, services
-from orders.idempotency import IdempotencyKeyReused
+from orders import idempotency, receipts
+from orders.actions import bills
+from orders.actions import courses
+from orders.actions import accounts as customer_accounts
+from orders.actions import discounts
+from orders.actions import menu as menu_actions
+from orders.actions import ordering
+from orders.actions import payments
+from fiscal import services as fiscal_services
 from orders.models import (
     CustomerAccount,
     DailyCounter,
@@ -18,7 +25,9 @@ from orders.models import (
     OrderLineModifier,
     Payment,
 )
-from orders.services import LineSpec, OrderError
+from orders.errors import OrderError
+from orders.idempotency import IdempotencyKeyReused
+from orders.lines import LineSpec, SlotChoice
 from tests.orders.conftest import formule_line, line
 
 D = Decimal
@@ -39,8 +48,8 @@ def kitchen(monkeypatch):
     monkeypatch.setattr(kitchen_services, "send_lines_to_kitchen", recorder("send", []))
     monkeypatch.setattr(kitchen_services, "fire_course", recorder("fire"))
     monkeypatch.setattr(kitchen_services, "void_lines", recorder("void"))
-    monkeypatch.setattr(services.fiscal, "journal", recorder("journal"))
-    monkeypatch.setattr(services.fiscal, "seal_receipt", recorder("seal"))
+    monkeypatch.setattr(fiscal_services, "journal", recorder("journal"))
+    monkeypatch.setattr(fiscal_services, "seal_receipt", recorder("seal"))
     return calls
 
 
@@ -96,7 +105,7 @@ def test_it_uses_the_take_away_vat_rate(place, menu, kitchen):
 
 def test_it_numbers_orders_per_business_day(place, menu, kitchen, monkeypatch):
     assert [place([line(menu.dessert)]).number for _ in range(3)] == [1, 2, 3]
-    monkeypatch.setattr(services, "business_day", lambda: dt.date(2031, 1, 2))
+    monkeypatch.setattr(ordering, "business_day", lambda: dt.date(2031, 1, 2))
     tomorrow = place([line(menu.dessert)])
     assert (tomorrow.number, tomorrow.business_day) == (1, dt.date(2031, 1, 2))
 
@@ -138,7 +147,7 @@ BAD_LINES = {
         lambda m: [LineSpec(item=m.formule.pk, slots=formule_line(m).slots[:2])], "slot_missing", "lines[0].slots"
     ),
     "set menu with a choice of another slot": (
-        lambda m: [LineSpec(item=m.formule.pk, slots=(*formule_line(m).slots[:2], services.SlotChoice(slot=m.formule_drink.pk, item=m.dessert.pk)))],
+        lambda m: [LineSpec(item=m.formule.pk, slots=(*formule_line(m).slots[:2], SlotChoice(slot=m.formule_drink.pk, item=m.dessert.pk)))],
         "invalid_slot_choice", "lines[0].slots[2].item",
     ),
     "choices on a plain item": (lambda m: [LineSpec(item=m.dessert.pk, slots=formule_line(m).slots)], "slots_not_allowed", "lines[0].slots"),
@@ -183,7 +192,7 @@ def test_it_refuses_an_unavailable_set_menu_component(place, menu, kitchen):
 
 
 def test_it_counts_down_remaining_portions_and_tells_every_till(place, menu, kitchen, published, django_capture_on_commit_callbacks):
-    services.set_item_availability(item=menu.dessert, remaining=3)
+    menu_actions.set_item_availability(item=menu.dessert, remaining=3)
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         place([line(menu.dessert, 2)])
@@ -199,7 +208,7 @@ def test_it_counts_down_remaining_portions_and_tells_every_till(place, menu, kit
 
 
 def test_it_counts_set_menu_components_against_their_items_portions(place, menu, kitchen):
-    services.set_item_availability(item=menu.burger, remaining=1)
+    menu_actions.set_item_availability(item=menu.burger, remaining=1)
     place([formule_line(menu)])
     assert Item.objects.get(pk=menu.burger.pk).remaining == 0
     with pytest.raises(OrderError):
@@ -207,7 +216,7 @@ def test_it_counts_set_menu_components_against_their_items_portions(place, menu,
 
 
 def test_it_publishes_nothing_when_the_order_rolls_back(place, menu, kitchen, published, django_capture_on_commit_callbacks):
-    services.set_item_availability(item=menu.dessert, remaining=3)
+    menu_actions.set_item_availability(item=menu.dessert, remaining=3)
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(OrderError):
@@ -216,57 +225,34 @@ def test_it_publishes_nothing_when_the_order_rolls_back(place, menu, kitchen, pu
     assert Item.objects.get(pk=menu.dessert.pk).remaining == 3
 
 
-def test_it_returns_the_first_order_to_a_retry_with_the_same_key(place, menu, kitchen):
-    lines = [line(menu.steak, modifiers=[menu.bleu])]
-    first = place(lines, idempotency_key="till-1-abc")
-    again = place(lines, idempotency_key="till-1-abc")
-    assert again.pk == first.pk
-    assert Order.objects.count() == 1 and len(_names(kitchen, "send")) == 1
-    with pytest.raises(IdempotencyKeyReused):
-        place([line(menu.dessert)], idempotency_key="till-1-abc")
-
-
-def test_it_stores_nothing_for_a_refused_keyed_request(place, menu, kitchen):
-    with pytest.raises(OrderError):
-        place([line(menu.steak)], idempotency_key="k1")
-    assert IdempotentRequest.objects.count() == 0
-    assert place([line(menu.steak, modifiers=[menu.bleu])], idempotency_key="k1").number == 1
-
-
-def test_it_keeps_idempotency_keys_per_device(place, menu, kitchen, kiosk):
-    a = place([line(menu.dessert)], idempotency_key="same")
-    b = place([line(menu.dessert)], idempotency_key="same", device=kiosk, server=None, source="kiosk")
-    assert a.pk != b.pk
-
-
 # --- The table life cycle -------------------------------------------------------------------------------
 
 
 def test_it_opens_a_table_once(menu, till, alice):
-    order = services.open_table(device=till, server=alice, table=menu.tables["4"], covers=2)
+    order = ordering.open_table(device=till, server=alice, table=menu.tables["4"], covers=2)
     assert (order.table.label, order.covers, order.total) == ("4", 2, D("0.00"))
     with pytest.raises(OrderError) as error:
-        services.open_table(device=till, server=alice, table=menu.tables["4"], covers=3)
+        ordering.open_table(device=till, server=alice, table=menu.tables["4"], covers=3)
     assert error.value.code == "table_occupied"
 
 
 def test_it_adds_lines_holds_and_fires_a_course(menu, till, alice, kitchen):
-    order = services.open_table(device=till, server=alice, table=menu.tables["4"], covers=2)
-    services.add_lines(order=order, lines=[line(menu.steak, modifiers=[menu.saignant]), line(menu.steak, modifiers=[menu.a_point, menu.poivre])])
-    services.add_lines(order=order, lines=[line(menu.dessert, course=2)])
-    assert services.hold_course(order=order, course=2) == 1
+    order = ordering.open_table(device=till, server=alice, table=menu.tables["4"], covers=2)
+    ordering.add_lines(order=order, lines=[line(menu.steak, modifiers=[menu.saignant]), line(menu.steak, modifiers=[menu.a_point, menu.poivre])])
+    ordering.add_lines(order=order, lines=[line(menu.dessert, course=2)])
+    assert courses.hold_course(order=order, course=2) == 1
     # A line added later to a held course is held too.
-    (late,) = services.add_lines(order=order, lines=[line(menu.dessert, course=2)])
+    (late,) = ordering.add_lines(order=order, lines=[line(menu.dessert, course=2)])
     assert late.status == OrderLine.Status.HELD
 
-    sent = services.send_order(order=order)
+    sent = courses.send_order(order=order)
     assert {(x.name, x.status) for x in sent} == {("Entrecôte", "sent"), ("Mousse au chocolat", "held")}
-    assert services.send_order(order=order) == []  # nothing new to send
+    assert courses.send_order(order=order) == []  # nothing new to send
 
-    fired = services.fire_course(order=order, course=2)
+    fired = courses.fire_course(order=order, course=2)
     assert {x.status for x in fired} == {OrderLine.Status.SENT} and len(fired) == 2
     assert _names(kitchen, "fire") == [{"order": order, "course": 2}]
-    assert services.fire_course(order=order, course=2) == []  # firing twice changes nothing
+    assert courses.fire_course(order=order, course=2) == []  # firing twice changes nothing
     assert len(_names(kitchen, "fire")) == 1
     order.refresh_from_db()
     assert order.total == D("65.50")
@@ -274,15 +260,15 @@ def test_it_adds_lines_holds_and_fires_a_course(menu, till, alice, kitchen):
 
 def test_it_fires_a_held_course_the_kitchen_never_saw(menu, place, kitchen):
     order = place([line(menu.dessert, course=2, hold=True)], send=False)
-    services.fire_course(order=order, course=2)
+    courses.fire_course(order=order, course=2)
     assert _names(kitchen, "fire") == []
     assert [x.status for x in _names(kitchen, "send")[0]["lines"]] == ["sent"]
 
 
 def test_it_removes_an_unsent_line_and_gives_its_portions_back(menu, place, kitchen):
-    services.set_item_availability(item=menu.dessert, remaining=2)
+    menu_actions.set_item_availability(item=menu.dessert, remaining=2)
     order = place([line(menu.dessert), line(menu.wine)], send=False)
-    services.remove_pending_line(line=order.lines.get(name="Mousse au chocolat"))
+    ordering.remove_pending_line(line=order.lines.get(name="Mousse au chocolat"))
     order.refresh_from_db()
     assert order.total == D("6.00")
     assert Item.objects.get(pk=menu.dessert.pk).remaining == 2
@@ -291,7 +277,7 @@ def test_it_removes_an_unsent_line_and_gives_its_portions_back(menu, place, kitc
 def test_it_refuses_to_remove_a_sent_line(menu, place, kitchen):
     order = place([line(menu.dessert)])
     with pytest.raises(OrderError) as error:
-        services.remove_pending_line(line=order.lines.get())
+        ordering.remove_pending_line(line=order.lines.get())
     assert error.value.code == "line_sent"
 
 
@@ -299,9 +285,9 @@ def test_it_voids_a_sent_line_with_a_reason(menu, place, kitchen, alice, till):
     order = place([line(menu.dessert), line(menu.wine)])
     dessert = order.lines.get(name="Mousse au chocolat")
     with pytest.raises(OrderError) as error:
-        services.void_line(line=dessert, reason="  ", operator=alice)
+        courses.void_line(line=dessert, reason="  ", operator=alice)
     assert error.value.code == "reason_required"
-    voided = services.void_line(line=dessert, reason="Client parti", operator=alice)
+    voided = courses.void_line(line=dessert, reason="Client parti", operator=alice)
     assert (voided.status, voided.void_reason) == (OrderLine.Status.VOIDED, "Client parti")
     order.refresh_from_db()
     assert order.total == D("6.00")
@@ -310,43 +296,43 @@ def test_it_voids_a_sent_line_with_a_reason(menu, place, kitchen, alice, till):
     (journal,) = [kwargs for name, kwargs in kitchen if name == "journal"]
     assert journal["details"]["kind"] == "void_after_send" and journal["operator"] == "alice"
     with pytest.raises(OrderError) as error:
-        services.void_line(line=dessert, reason="again", operator=alice)
+        courses.void_line(line=dessert, reason="again", operator=alice)
     assert error.value.code == "line_voided"
 
 
 def test_it_refuses_to_void_an_unsent_line(menu, place, kitchen, alice):
     order = place([line(menu.dessert)], send=False)
     with pytest.raises(OrderError) as error:
-        services.void_line(line=order.lines.get(), reason="x", operator=alice)
+        courses.void_line(line=order.lines.get(), reason="x", operator=alice)
     assert error.value.code == "line_not_sent"
 
 
 def test_it_transfers_an_order_to_a_free_table(menu, till, alice):
-    order = services.open_table(device=till, server=alice, table=menu.tables["1"], covers=2)
-    services.open_table(device=till, server=alice, table=menu.tables["2"], covers=2)
-    assert services.transfer_order(order=order, table=menu.tables["3"]).table == menu.tables["3"]
+    order = ordering.open_table(device=till, server=alice, table=menu.tables["1"], covers=2)
+    ordering.open_table(device=till, server=alice, table=menu.tables["2"], covers=2)
+    assert ordering.transfer_order(order=order, table=menu.tables["3"]).table == menu.tables["3"]
     with pytest.raises(OrderError) as error:
-        services.transfer_order(order=order, table=menu.tables["2"])
+        ordering.transfer_order(order=order, table=menu.tables["2"])
     assert error.value.code == "table_occupied"
 
 
 def test_it_merges_two_tables(menu, till, alice, kitchen):
-    one = services.open_table(device=till, server=alice, table=menu.tables["1"], covers=2)
-    two = services.open_table(device=till, server=alice, table=menu.tables["2"], covers=3)
-    services.add_lines(order=one, lines=[line(menu.dessert)])
-    services.add_lines(order=two, lines=[line(menu.wine)])
-    merged = services.merge_orders(source=one, target=two)
+    one = ordering.open_table(device=till, server=alice, table=menu.tables["1"], covers=2)
+    two = ordering.open_table(device=till, server=alice, table=menu.tables["2"], covers=3)
+    ordering.add_lines(order=one, lines=[line(menu.dessert)])
+    ordering.add_lines(order=two, lines=[line(menu.wine)])
+    merged = ordering.merge_orders(source=one, target=two)
     one.refresh_from_db()
     assert (merged.pk, merged.covers, merged.total) == (two.pk, 5, D("14.00"))
     assert (one.status, one.merged_into_id, one.lines.count()) == (Order.Status.CANCELLED, two.pk, 0)
     # Table 1 is free again.
-    services.open_table(device=till, server=alice, table=menu.tables["1"], covers=1)
+    ordering.open_table(device=till, server=alice, table=menu.tables["1"], covers=1)
 
 
 def test_it_cancels_an_unsent_unpaid_order(menu, place, kitchen):
-    services.set_item_availability(item=menu.dessert, remaining=4)
+    menu_actions.set_item_availability(item=menu.dessert, remaining=4)
     order = place([line(menu.dessert, 2)], send=False, table=menu.tables["5"])
-    cancelled = services.cancel_order(order=order)
+    cancelled = ordering.cancel_order(order=order)
     assert cancelled.status == Order.Status.CANCELLED
     assert Item.objects.get(pk=menu.dessert.pk).remaining == 4
 
@@ -357,8 +343,8 @@ def test_it_cancels_an_unsent_unpaid_order(menu, place, kitchen):
 def test_it_discounts_a_line_and_an_order(menu, place, kitchen, alice):
     order = place([line(menu.dessert), line(menu.wine, 2)])
     wine = order.lines.get(name="Verre de Bordeaux")
-    services.apply_discount(line=wine, amount=D("1.00"), operator=alice)
-    order = services.apply_discount(order=order, percent=D("10"), operator=alice)
+    discounts.apply_discount(line=wine, amount=D("1.00"), operator=alice)
+    order = discounts.apply_discount(order=order, percent=D("10"), operator=alice)
     # (8.00 + 11.00) − 10 % = 19.00 − 1.90
     assert order.total == D("17.10")
     wine.refresh_from_db()
@@ -369,28 +355,28 @@ def test_it_needs_a_manager_above_the_threshold(menu, place, kitchen, alice, man
     settings.KDS_DISCOUNT_MANAGER_THRESHOLD = 10
     order = place([line(menu.dessert)])
     with pytest.raises(OrderError) as error:
-        services.apply_discount(order=order, percent=D("15"), operator=alice)
+        discounts.apply_discount(order=order, percent=D("15"), operator=alice)
     assert error.value.code == "manager_required"
     with pytest.raises(OrderError):
-        services.apply_discount(order=order, amount=D("1.00"), operator=alice)  # 12.5 % of 8.00
-    order = services.apply_discount(order=order, percent=D("15"), operator=alice, manager=manager)
+        discounts.apply_discount(order=order, amount=D("1.00"), operator=alice)  # 12.5 % of 8.00
+    order = discounts.apply_discount(order=order, percent=D("15"), operator=alice, manager=manager)
     assert (order.total, order.discount_approved_by) == (D("6.80"), manager)
-    assert services.apply_discount(order=order, percent=D("50"), operator=manager).total == D("4.00")
+    assert discounts.apply_discount(order=order, percent=D("50"), operator=manager).total == D("4.00")
 
 
 def test_it_refuses_discounts_after_a_payment(menu, place, kitchen, alice, till):
     order = place([line(menu.dessert)])
-    services.take_payment(order=order, method="card", amount=D("4.00"), operator=alice, device=till)
+    payments.take_payment(order=order, method="card", amount=D("4.00"), operator=alice, device=till)
     with pytest.raises(OrderError) as error:
-        services.apply_discount(order=order, percent=D("5"), operator=alice)
+        discounts.apply_discount(order=order, percent=D("5"), operator=alice)
     assert error.value.code == "order_has_payments"
 
 
 def test_it_refuses_a_void_that_would_leave_the_order_overpaid(menu, place, kitchen, alice, till):
     order = place([line(menu.dessert), line(menu.wine)])
-    services.take_payment(order=order, method="card", amount=D("10.00"), operator=alice, device=till)
+    payments.take_payment(order=order, method="card", amount=D("10.00"), operator=alice, device=till)
     with pytest.raises(OrderError) as error:
-        services.void_line(line=order.lines.get(name="Mousse au chocolat"), reason="erreur", operator=alice)
+        courses.void_line(line=order.lines.get(name="Mousse au chocolat"), reason="erreur", operator=alice)
     assert error.value.code == "overpaid"
     assert order.lines.get(name="Mousse au chocolat").status == OrderLine.Status.SENT
 
@@ -400,8 +386,8 @@ def test_it_refuses_a_void_that_would_leave_the_order_overpaid(menu, place, kitc
 
 def test_it_counts_pre_bills(menu, place, kitchen, alice):
     order = place([line(menu.dessert)])
-    order, _record = services.print_pre_bill(order=order, operator=alice)
-    order, _record = services.print_pre_bill(order=order, operator=alice)
+    order, _record = bills.print_pre_bill(order=order, operator=alice)
+    order, _record = bills.print_pre_bill(order=order, operator=alice)
     assert order.pre_bill_count == 2
 
 
@@ -410,12 +396,12 @@ def test_it_splits_a_bill(menu, place, kitchen, alice, till):
         line(menu.steak, modifiers=[menu.saignant], seat=1), line(menu.dessert, seat=2), line(menu.wine, seat=2), line(menu.water),
     ])
     assert order.total == D("41.00")
-    assert services.split_equal(order=order, parts=3) == [D("13.67"), D("13.67"), D("13.66")]
-    assert services.split_by_seats(order=order) == {1: D("24.00"), 2: D("14.00"), None: D("3.00")}
+    assert bills.split_equal(order=order, parts=3) == [D("13.67"), D("13.67"), D("13.66")]
+    assert bills.split_by_seats(order=order) == {1: D("24.00"), 2: D("14.00"), None: D("3.00")}
     steak, dessert = order.lines.get(seat=1), order.lines.get(name="Mousse au chocolat")
-    assert services.split_by_items(order=order, groups=[[steak.pk], [dessert.pk]]) == [D("24.00"), D("8.00"), D("9.00")]
-    services.take_payment(order=order, method="cash", amount=D("20.00"), operator=alice, device=till)
-    assert services.split_equal(order=order, parts=2) == [D("10.50"), D("10.50")]
+    assert bills.split_by_items(order=order, groups=[[steak.pk], [dessert.pk]]) == [D("24.00"), D("8.00"), D("9.00")]
+    payments.take_payment(order=order, method="cash", amount=D("20.00"), operator=alice, device=till)
+    assert bills.split_equal(order=order, parts=2) == [D("10.50"), D("10.50")]
 
 
 # --- Payments -------------------------------------------------------------------------------------------
@@ -423,11 +409,11 @@ def test_it_splits_a_bill(menu, place, kitchen, alice, till):
 
 def test_it_settles_an_order_paid_half_cash_half_card_and_seals_the_receipt(menu, place, kitchen, alice, till):
     order = place([line(menu.steak, 2, [menu.saignant]), line(menu.dessert)], table=menu.tables["4"], covers=2)
-    halves = services.split_equal(order=order, parts=2)
-    first = services.take_payment(order=order, method="cash", amount=halves[0], tendered=D("50.00"), operator=alice, device=till)
+    halves = bills.split_equal(order=order, parts=2)
+    first = payments.take_payment(order=order, method="cash", amount=halves[0], tendered=D("50.00"), operator=alice, device=till)
     assert (first.settled, first.change, first.payment.tendered) == (False, D("22.00"), D("50.00"))
     assert _names(kitchen, "seal") == []
-    second = services.take_payment(order=order, method="card", amount=halves[1], tip=D("2.00"), operator=alice, device=till)
+    second = payments.take_payment(order=order, method="card", amount=halves[1], tip=D("2.00"), operator=alice, device=till)
     assert second.settled
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.closed_at is not None
@@ -449,7 +435,7 @@ def test_it_settles_an_order_paid_half_cash_half_card_and_seals_the_receipt(menu
 
 def test_it_gives_change_for_cash_over_the_amount_due(menu, place, kitchen, alice, till):
     order = place([line(menu.dessert)])
-    result = services.take_payment(order=order, method="cash", amount=D("20.00"), operator=alice, device=till)
+    result = payments.take_payment(order=order, method="cash", amount=D("20.00"), operator=alice, device=till)
     assert (result.settled, result.change, result.payment.amount) == (True, D("12.00"), D("8.00"))
 
 
@@ -457,7 +443,7 @@ def test_it_gives_change_for_cash_over_the_amount_due(menu, place, kitchen, alic
 def test_it_refuses_card_and_voucher_payments_over_the_amount_due(menu, place, kitchen, alice, till, method, code):
     order = place([line(menu.dessert)])
     with pytest.raises(OrderError) as error:
-        services.take_payment(order=order, method=method, amount=D("8.01"), operator=alice, device=till)
+        payments.take_payment(order=order, method=method, amount=D("8.01"), operator=alice, device=till)
     assert error.value.code == code
     assert Payment.objects.count() == 0
 
@@ -466,15 +452,15 @@ def test_it_refuses_card_and_voucher_payments_over_the_amount_due(menu, place, k
 def test_it_refuses_invalid_amounts(menu, place, kitchen, alice, till, amount):
     order = place([line(menu.dessert)])
     with pytest.raises(OrderError) as error:
-        services.take_payment(order=order, method="cash", amount=amount, operator=alice, device=till)
+        payments.take_payment(order=order, method="cash", amount=amount, operator=alice, device=till)
     assert error.value.code == "invalid_amount"
 
 
 def test_it_refuses_to_pay_a_closed_order(menu, place, kitchen, alice, till):
     order = place([line(menu.dessert)])
-    services.take_payment(order=order, method="card", amount=D("8.00"), operator=alice, device=till)
+    payments.take_payment(order=order, method="card", amount=D("8.00"), operator=alice, device=till)
     with pytest.raises(OrderError) as error:
-        services.take_payment(order=order, method="cash", amount=D("1.00"), operator=alice, device=till)
+        payments.take_payment(order=order, method="cash", amount=D("1.00"), operator=alice, device=till)
     assert error.value.code == "order_closed"
     assert Payment.objects.count() == 1
 
@@ -485,44 +471,34 @@ def test_it_rolls_the_payment_back_when_sealing_fails(menu, place, kitchen, alic
     def broken_seal(**kwargs):
         raise RuntimeError("chain head locked")
 
-    monkeypatch.setattr(services.fiscal, "seal_receipt", broken_seal)
+    monkeypatch.setattr(fiscal_services, "seal_receipt", broken_seal)
     with pytest.raises(RuntimeError):
-        services.take_payment(order=order, method="card", amount=D("8.00"), operator=alice, device=till)
+        payments.take_payment(order=order, method="card", amount=D("8.00"), operator=alice, device=till)
     order.refresh_from_db()
     assert order.status == Order.Status.OPEN and Payment.objects.count() == 0
-
-
-def test_it_replays_a_payment_retried_with_the_same_key(menu, place, kitchen, alice, till):
-    order = place([line(menu.dessert)])
-    first = services.take_payment(order=order, method="cash", amount=D("10.00"), operator=alice, device=till, idempotency_key="p1")
-    again = services.take_payment(order=order, method="cash", amount=D("10.00"), operator=alice, device=till, idempotency_key="p1")
-    assert (again.replayed, again.payment.pk, again.settled, again.change) == (True, first.payment.pk, True, D("2.00"))
-    assert Payment.objects.count() == 1 and len(_names(kitchen, "seal")) == 1
-    with pytest.raises(IdempotencyKeyReused):
-        services.take_payment(order=order, method="card", amount=D("10.00"), operator=alice, device=till, idempotency_key="p1")
 
 
 def test_it_charges_a_customer_account_within_its_credit_limit(menu, place, kitchen, alice, till):
     account = CustomerAccount.objects.create(name="Cabinet Durand", credit_limit=D("30.00"), balance=D("20.00"))
     order = place([line(menu.dessert, 2)])
     with pytest.raises(OrderError) as error:
-        services.take_payment(order=order, method="account", amount=D("16.00"), account=account, operator=alice, device=till)
+        payments.take_payment(order=order, method="account", amount=D("16.00"), account=account, operator=alice, device=till)
     assert error.value.code == "credit_limit"
-    services.take_payment(order=order, method="account", amount=D("8.00"), account=account, operator=alice, device=till)
+    payments.take_payment(order=order, method="account", amount=D("8.00"), account=account, operator=alice, device=till)
     account.refresh_from_db()
     assert account.balance == D("28.00")
     with pytest.raises(OrderError) as error:
-        services.take_payment(order=order, method="account", amount=D("8.00"), operator=alice, device=till)
+        payments.take_payment(order=order, method="account", amount=D("8.00"), operator=alice, device=till)
     assert error.value.code == "account_required"
 
 
 def test_it_settles_an_account(menu, alice):
     account = CustomerAccount.objects.create(name="M. Martin", balance=D("42.00"))
-    services.settle_account(account=account, amount=D("40.00"), method="card", operator=alice)
+    customer_accounts.settle_account(account=account, amount=D("40.00"), method="card", operator=alice)
     account.refresh_from_db()
     assert account.balance == D("2.00")
     with pytest.raises(OrderError) as error:
-        services.settle_account(account=account, amount=D("2.01"), method="cash", operator=alice)
+        customer_accounts.settle_account(account=account, amount=D("2.01"), method="cash", operator=alice)
     assert error.value.code == "account_overpayment"
 
 
@@ -531,28 +507,72 @@ def test_it_settles_an_account(menu, alice):
 
 def test_it_86s_an_item_and_tells_every_till_after_commit(menu, published, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.set_item_availability(item=menu.steak, available=False)
+        menu_actions.set_item_availability(item=menu.steak, available=False)
         assert published == []  # not before commit
     for callback in callbacks:
         callback()
     assert published == [("menu", {"type": "menu.item", "item_id": menu.steak.pk, "available": False, "remaining": None})]
-    services.set_item_availability(item=menu.steak, available=True, remaining=4)
+    menu_actions.set_item_availability(item=menu.steak, available=True, remaining=4)
     assert Item.objects.get(pk=menu.steak.pk).remaining == 4
-    services.set_item_availability(item=menu.steak, remaining=None)
+    menu_actions.set_item_availability(item=menu.steak, remaining=None)
     assert Item.objects.get(pk=menu.steak.pk).remaining is None
 
 
 def test_it_closes_an_order_that_owes_nothing(menu, place, kitchen, alice, manager, till):
     order = place([line(menu.dessert)])
     with pytest.raises(OrderError) as error:
-        services.close_free_order(order=order, operator=alice, device=till)
+        payments.close_free_order(order=order, operator=alice, device=till)
     assert error.value.code == "amount_due"
-    services.apply_discount(order=order, percent=D("100"), operator=manager)
+    discounts.apply_discount(order=order, percent=D("100"), operator=manager)
     with pytest.raises(OrderError) as error:
-        services.take_payment(order=order, method="cash", amount=D("1.00"), operator=alice, device=till)
+        payments.take_payment(order=order, method="cash", amount=D("1.00"), operator=alice, device=till)
     assert error.value.code == "nothing_due"
-    services.close_free_order(order=order, operator=manager, device=till)
+    payments.close_free_order(order=order, operator=manager, device=till)
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     (seal,) = _names(kitchen, "seal")
     assert (seal["payload"]["total"], seal["payload"]["discount"], seal["payload"]["payments"]) == ("0.00", "8.00", [])
+
+
+# --- Client keys: what the edge (orders.idempotency.replay_or_run) guarantees around the actions -------
+
+
+def test_it_returns_the_first_order_to_a_retry_with_the_same_key(place_keyed, menu, kitchen):
+    lines = [line(menu.steak, modifiers=[menu.bleu])]
+    first = place_keyed(lines, key="till-1-abc")
+    again = place_keyed(lines, key="till-1-abc")
+    assert again.pk == first.pk and again.replayed and not first.replayed
+    assert Order.objects.count() == 1 and len(_names(kitchen, "send")) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        place_keyed([line(menu.dessert)], key="till-1-abc")
+
+
+def test_it_stores_nothing_for_a_refused_keyed_request(place_keyed, menu, kitchen):
+    with pytest.raises(OrderError):
+        place_keyed([line(menu.steak)], key="k1")
+    assert IdempotentRequest.objects.count() == 0
+    assert place_keyed([line(menu.steak, modifiers=[menu.bleu])], key="k1").number == 1
+
+
+def test_it_keeps_idempotency_keys_per_device(place_keyed, menu, kitchen, kiosk):
+    a = place_keyed([line(menu.dessert)], key="same")
+    b = place_keyed([line(menu.dessert)], key="same", device=kiosk, server=None, source="kiosk")
+    assert a.pk != b.pk
+
+
+def test_it_replays_a_payment_retried_with_the_same_key(menu, place, kitchen, alice, till):
+    order = place([line(menu.dessert)])
+
+    def pay(method):
+        def run():
+            result = payments.take_payment(order=order, method=method, amount=D("10.00"), operator=alice, device=till)
+            return {"payment": result.payment.pk, "settled": result.settled, "change": result.change}
+
+        return idempotency.replay_or_run(device=till, scope="payments", key="p1", body={"method": method, "amount": "10.00"}, run=run)
+
+    first, again = pay("cash"), pay("cash")
+    assert (again.replayed, again.body) == (True, first.body)
+    assert again.body == {"payment": Payment.objects.get().pk, "settled": True, "change": "2.00"}
+    assert Payment.objects.count() == 1 and len(_names(kitchen, "seal")) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        pay("card")

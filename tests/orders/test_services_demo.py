@@ -5,11 +5,11 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from orders import services
+from orders.actions import ordering
 from accounts.access import device_from_token
 from accounts.models import Device, User
 from orders.models import Allergen, Item, ModifierGroup, Table
-from orders.services import LineSpec, SlotChoice
+from orders.lines import LineSpec, SlotChoice
 
 
 def run_demo(**options) -> str:
@@ -49,7 +49,7 @@ def test_it_serves_a_menu_the_services_can_order_from(db, settings, tmp_path):
     burger_slot = next(c for c in slots if Item.objects.get(pk=c.item).name == "Burger du chef")
     cuisson = ModifierGroup.objects.get(name="Cuisson").modifiers.get(name="À point")
     slots[slots.index(burger_slot)] = SlotChoice(slot=burger_slot.slot, item=burger_slot.item, modifiers=(cuisson.pk,))
-    order = services.place_order(
+    order = ordering.place_order(
         device=till, order_type="take_away", source="till", lines=[LineSpec(item=formule.pk, slots=tuple(slots))]
     )
     assert str(order.total) == "19.50"

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from orders import services
+from orders.actions import ordering
 from orders.models import CustomerAccount, Item, Order
 from tests.orders.conftest import line
 
@@ -22,7 +22,7 @@ def test_it_shows_every_menu_page_to_managers(manager_client, menu, model):
 
 
 def test_it_shows_item_and_order_pages(manager_client, menu, till, alice):
-    order = services.place_order(device=till, server=alice, order_type="eat_in", source="till", lines=[line(menu.dessert)], send=False)
+    order = ordering.place_order(device=till, server=alice, order_type="eat_in", source="till", lines=[line(menu.dessert)], send=False)
     assert manager_client.get(reverse("admin:orders_item_change", args=[menu.formule.pk])).status_code == 200
     response = manager_client.get(reverse("admin:orders_order_change", args=[order.pk]))
     assert response.status_code == 200 and b"Mousse au chocolat" in response.content

@@ -1,4 +1,4 @@
-"""Query budgets of the till's and the payment's hot paths (orders.services).
+"""Query budgets of the till's and the payment's hot paths (orders.actions).
 
 Timings belong in bench/ (bench/sealing.py, bench/till.py); these tests pin the number of statements,
 which is deterministic: a payment, a tap on the till and a placed order each run a fixed number of
@@ -10,7 +10,6 @@ RELEASE (two statements).
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -18,9 +17,9 @@ from fiscal import chain, keys
 from kds.models import KitchenSetup, Station, Ticket
 from fiscal.services import find_receipt
 from kds import services as kitchen_services  # what the kitchen receives (kds.receivers)
-from orders import receipts, selectors, services
-from orders.models import Item, Order, OrderLine, OrderLineModifier, Payment
-from orders.selectors import Prepared
+from orders import idempotency, receipts, selectors
+from orders.actions import courses, discounts, ordering, payments
+from orders.models import Order, OrderLine, OrderLineModifier
 from printing.models import Printer, PrintJob
 from tests.orders.conftest import formule_line, line
 
@@ -41,7 +40,7 @@ def _statements(queries) -> list[str]:
 
 
 def _pay(order, till, alice, **extra):
-    return services.take_payment(order=order, method="cash", amount=order.total, operator=alice, device=till, **extra)
+    return payments.take_payment(order=order, method="cash", amount=order.total, operator=alice, device=till, **extra)
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ def test_it_reads_the_table_label_once_more_for_a_table_order(warm, place, menu,
 def test_it_takes_a_partial_payment_without_building_a_receipt(warm, place, menu, till, alice):
     order = place([line(menu.salad), line(menu.dessert)], order_type="take_away")
     with CaptureQueriesContext(connection) as queries:
-        result = services.take_payment(order=order, method="card", amount=D("10.00"), operator=alice, device=till)
+        result = payments.take_payment(order=order, method="card", amount=D("10.00"), operator=alice, device=till)
     assert not result.settled and result.receipt is None
     assert _statements(queries) == ["SAVEPOINT", "SELECT", "SELECT", "INSERT", "RELEASE"]
 
@@ -87,11 +86,11 @@ def test_it_takes_a_partial_payment_without_building_a_receipt(warm, place, menu
 def test_it_seals_the_same_receipt_it_would_read_back(warm, place, menu, till, alice):
     """The payload built from the payments in hand equals the one read from the database afterwards."""
     order = place([line(menu.steak, modifiers=[menu.a_point]), formule_line(menu, drink=menu.wine)], table=menu.tables["2"], covers=2)
-    services.apply_discount(order=order, percent=D("10"), operator=alice)
+    discounts.apply_discount(order=order, percent=D("10"), operator=alice)
     order.refresh_from_db()
-    services.take_payment(order=order, method="card", amount=D("20.00"), tip=D("1.50"), operator=alice, device=till)
+    payments.take_payment(order=order, method="card", amount=D("20.00"), tip=D("1.50"), operator=alice, device=till)
     order.refresh_from_db()
-    result = services.take_payment(order=order, method="cash", amount=D("100.00"), operator=alice, device=till)
+    result = payments.take_payment(order=order, method="cash", amount=D("100.00"), operator=alice, device=till)
     sealed = result.receipt.data()
     again = receipts.receipt_payload(Order.objects.get(pk=order.pk))
     for key in ("order", "lines", "vat", "discount", "total", "payments", "tips"):
@@ -101,14 +100,20 @@ def test_it_seals_the_same_receipt_it_would_read_back(warm, place, menu, till, a
 
 def test_it_answers_a_keyed_payment_without_re_reading_it(warm, place, menu, till, alice):
     order = place([line(menu.salad)], order_type="take_away")
+
+    def keyed():
+        return idempotency.replay_or_run(
+            device=till, scope="payments", key="pay-1", body={"order": order.pk},
+            run=lambda: {"payment": _pay(order, till, alice).payment.pk},
+        )
+
     with CaptureQueriesContext(connection) as queries:
-        result = _pay(order, till, alice, idempotency_key="pay-1")
-    assert result.settled and not result.replayed
-    # run_once's own atomic block (2), the key reserved in a savepoint (3), the payment (10), the answer (1)
+        first = keyed()
+    assert not first.replayed
+    # replay_or_run's own atomic block (2), the key reserved in a savepoint (3), the payment (10), the answer (1)
     assert len(queries) == 2 + 3 + 10 + 1
-    with CaptureQueriesContext(connection) as queries:
-        replay = _pay(order, till, alice, idempotency_key="pay-1")
-    assert replay.replayed and replay.payment.pk == result.payment.pk
+    replay = keyed()
+    assert replay.replayed and replay.body == first.body
 
 
 # --- add_lines, place_order -----------------------------------------------------------------------------
@@ -116,9 +121,9 @@ def test_it_answers_a_keyed_payment_without_re_reading_it(warm, place, menu, til
 
 @pytest.mark.parametrize("existing", [1, 12])
 def test_it_adds_a_one_tap_item_in_nine_statements_whatever_the_order_size(menu, place, existing):
-    order = place([line(menu.wine)] * existing, send=False)
+    order = place([line(menu.wine)] * existing, send=False)  # water's modifier groups are not cached yet
     with CaptureQueriesContext(connection) as queries:
-        (added,) = services.add_lines(order=order, lines=[line(menu.water)])
+        (added,) = ordering.add_lines(order=order, lines=[line(menu.water)])
     # lock the order; the item, its modifier groups; the order's lines (pricing, held courses);
     # the new line; the order's total.
     assert _statements(queries) == ["SAVEPOINT", "SELECT", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "RELEASE"]
@@ -130,15 +135,17 @@ def test_it_adds_a_one_tap_item_in_nine_statements_whatever_the_order_size(menu,
 def test_it_adds_a_line_to_a_held_course_as_held_without_asking_again(menu, place):
     order = place([line(menu.dessert, course=2, hold=True)], send=False)
     with CaptureQueriesContext(connection) as queries:
-        (added,) = services.add_lines(order=order, lines=[line(menu.dessert, course=2)])
+        (added,) = ordering.add_lines(order=order, lines=[line(menu.dessert, course=2)])
     assert added.status == OrderLine.Status.HELD
-    assert len(queries) == 8
+    # As a one-tap item, less the dessert's modifier groups: read when it was first ordered, they come
+    # from the menu cache (orders.menu_cache) now.
+    assert len(queries) == 8 - 1
 
 
 def test_it_adds_a_line_with_its_modifiers_in_one_statement_each(menu, place):
     order = place([line(menu.wine)], send=False)
     with CaptureQueriesContext(connection) as queries:
-        services.add_lines(order=order, lines=[line(menu.steak, modifiers=[menu.saignant, menu.poivre, menu.egg])])
+        ordering.add_lines(order=order, lines=[line(menu.steak, modifiers=[menu.saignant, menu.poivre, menu.egg])])
     # as a one-tap item, plus the chosen modifiers read, and one INSERT for all the modifier rows
     assert len(queries) == 8 + 1 + 1
 
@@ -171,13 +178,19 @@ def test_it_places_an_order_without_reading_back_what_it_wrote(warm, menu, place
 
 
 def test_it_returns_the_placed_order_without_reading_it_again(warm, menu, place, till):
+    def keyed():
+        return idempotency.replay_or_run(
+            device=till, scope="orders", key="k-1", body={"salad": 1}, run=lambda: {"order": place([line(menu.salad)], send=False).pk},
+        )
+
+    place([line(menu.salad)], send=False)  # the salad's modifier groups in the menu cache for both
     with CaptureQueriesContext(connection) as first:
-        order = place([line(menu.salad)], idempotency_key="k-1", send=False)
+        answer = keyed()
     with CaptureQueriesContext(connection) as plain:
         place([line(menu.salad)], send=False)
-    # run_once's own atomic block (2), the key's savepoint and row (3), its answer (1): no SELECT of the order
+    # replay_or_run's own atomic block (2), the key's savepoint and row (3), its answer (1): no SELECT of the order
     assert len(first) == len(plain) + 6
-    assert place([line(menu.salad)], idempotency_key="k-1", send=False).pk == order.pk
+    assert keyed().body == answer.body
 
 
 # --- send_order: the kitchen's tickets and print jobs -----------------------------------------------------
@@ -204,7 +217,7 @@ def test_it_sends_an_order_to_the_kitchen_in_a_fixed_number_of_statements(kitche
     place(lines, send=True)  # the kitchen's setup (stations, routing, printers) is now in this process's memory
     order = place(lines, send=False)
     with CaptureQueriesContext(connection) as queries:
-        services.send_order(order=order)
+        courses.send_order(order=order)
     # orders: lock the order, its unsent lines, PENDING → SENT, the held line marked seen (5, savepoint
     # included). kds: the setup's version (1), the stations' numbers (UPDATE … RETURNING), expo tickets,
     # preparation tickets, their items, the events (5); for the chits: the lines' modifiers, their set
@@ -231,37 +244,21 @@ def test_it_reads_the_kitchen_setup_again_after_a_change(kitchen, warm, menu, pl
             KitchenSetup.bump()  # an admin change, in this process or another
         order = place([line(menu.wine)], send=False)
         with CaptureQueriesContext(connection) as queries:
-            services.send_order(order=order)
+            courses.send_order(order=order)
         counts.append(len(queries))
     # after the change: the stations with their printers, the item routes, the category routes
     assert counts[1] == counts[0] + 3
 
 
-# --- Prepared ---------------------------------------------------------------------------------------------
+# --- Reads -----------------------------------------------------------------------------------------------
 
 
-def test_it_runs_a_prepared_read_with_the_orm_converters(menu, place, till, alice):
+def test_it_reads_payments_with_the_orm_converters(menu, place, till, alice):
     order = place([line(menu.salad, quantity=2)], order_type="take_away")
-    services.take_payment(order=order, method="card", amount=D("5.00"), tip=D("0.50"), operator=alice, device=till)
+    payments.take_payment(order=order, method="card", amount=D("5.00"), tip=D("0.50"), operator=alice, device=till)
     assert selectors.payments_of(order) == [("card", D("5.00"), D("0.50"))]
-    assert str(selectors.payments_of(order)[0][1]) == "5.00"  # a Decimal to the cent, as the ORM gives it
+    assert str(selectors.payments_of(order)[0][1]) == "5.00"  # a Decimal to the cent
     assert selectors.locked_order(order.pk) == order
-
-
-def test_it_compiles_a_list_argument_once_per_length(menu):
-    names = Prepared(lambda ids: Item.objects.filter(pk__in=ids).order_by("pk").values_list("name"))
-    assert names.rows([]) == []  # nothing to ask
-    both = sorted([menu.steak, menu.salad], key=lambda item: item.pk)
-    assert names.rows([menu.steak.pk, menu.salad.pk, menu.steak.pk]) == [(item.name,) for item in both]  # duplicates once
-    assert names.rows([menu.wine.pk]) == [("Verre de Bordeaux",)]
-    assert names.rows([menu.fries.pk, menu.soda.pk]) == [("Frites",), ("Coca-Cola 33cl",)]
-    assert len(names._compiled) == 2  # one statement for one id, one for two
-
-
-def test_it_refuses_an_argument_that_is_not_one_parameter(db):
-    twice = Prepared(lambda pk: Payment.objects.filter(pk=pk, order_id=pk).values_list("id"))
-    with pytest.raises(ImproperlyConfigured):
-        twice.rows(1)
 
 
 def test_it_hands_the_kitchen_lines_with_their_items_loaded(menu, place, monkeypatch):
@@ -270,7 +267,7 @@ def test_it_hands_the_kitchen_lines_with_their_items_loaded(menu, place, monkeyp
     monkeypatch.setattr(kitchen_services, "send_lines_to_kitchen", lambda *, order, lines: handed.append(lines) or [])
     order = place([line(menu.steak, modifiers=[menu.bleu]), formule_line(menu)], send=True)
     later = place([line(menu.dessert)], send=False)
-    services.send_order(order=later)
+    courses.send_order(order=later)
     assert [len(lines) for lines in handed] == [5, 1]
     assert all(OrderLine.item.is_cached(x) for lines in handed for x in lines)
     assert {x.status for lines in handed for x in lines} == {OrderLine.Status.SENT}

@@ -15,7 +15,10 @@ from django.utils import translation
 from django.utils.html import escape
 
 from kds import services as kitchen_services  # what the kitchen receives (kds.receivers)
-from orders import services
+from orders.actions import bills
+from orders.actions import menu as menu_actions
+from orders.actions import ordering
+from orders.actions import payments
 from accounts.access import device_cookie_value
 from orders.models import CustomerAccount, IdempotentRequest, Item, Order, OrderLine, Payment, Table
 from tests.orders.conftest import line
@@ -40,7 +43,7 @@ def table4(menu):
 
 @pytest.fixture
 def open_order(menu, till, alice, table4):
-    return services.open_table(device=till, server=alice, table=table4, covers=2)
+    return ordering.open_table(device=till, server=alice, table=table4, covers=2)
 
 
 def order_url(name, order, *args):
@@ -96,11 +99,11 @@ def table_state(html: str, label: str) -> str:
 def test_it_colours_tables_free_occupied_bill_printed_and_paid(till_client, menu, till, alice, open_order):
     t1, t2 = menu.tables["1"], menu.tables["2"]
     Table.objects.create(label="T1", area="Terrasse", x=0, y=0)
-    printed = services.open_table(device=till, server=alice, table=t1, covers=2)
-    services.add_lines(order=printed, lines=[line(menu.dessert)])
-    services.print_pre_bill(order=printed, operator=alice, device=till)
-    paid = services.place_order(device=till, server=alice, order_type="eat_in", table=t2, covers=1, lines=[line(menu.dessert)], source="till")
-    services.take_payment(order=paid, method="card", amount=D("8.00"), operator=alice, device=till)
+    printed = ordering.open_table(device=till, server=alice, table=t1, covers=2)
+    ordering.add_lines(order=printed, lines=[line(menu.dessert)])
+    bills.print_pre_bill(order=printed, operator=alice, device=till)
+    paid = ordering.place_order(device=till, server=alice, order_type="eat_in", table=t2, covers=1, lines=[line(menu.dessert)], source="till")
+    payments.take_payment(order=paid, method="card", amount=D("8.00"), operator=alice, device=till)
 
     html = till_client.get(reverse("till:floor")).content.decode()
 
@@ -207,8 +210,8 @@ def test_it_refuses_to_remove_a_table_with_an_open_order(manager_client, open_or
 
 
 def test_it_shows_the_menu_with_86d_items_greyed_and_counts(till_client, menu, open_order):
-    services.set_item_availability(item=menu.dessert, available=False)
-    services.set_item_availability(item=menu.salad, remaining=3)
+    menu_actions.set_item_availability(item=menu.dessert, available=False)
+    menu_actions.set_item_availability(item=menu.salad, remaining=3)
 
     html = till_client.get(order_url("order", open_order)).content.decode()
 
@@ -342,7 +345,7 @@ def test_it_adds_a_line_once_when_the_request_is_retried(till_client, menu, open
 
 
 def test_it_refuses_an_86d_item_with_a_toast(till_client, menu, open_order):
-    services.set_item_availability(item=menu.dessert, available=False)
+    menu_actions.set_item_availability(item=menu.dessert, available=False)
     response = add(till_client, open_order, menu.dessert)
     assert response.status_code in (409, 422)
     assert response["HX-Retarget"] == "#toasts"
@@ -448,7 +451,7 @@ def test_it_transfers_an_order_to_a_free_table(till_client, menu, open_order):
 
 
 def test_it_refuses_a_transfer_to_an_occupied_table(till_client, menu, till, alice, open_order):
-    other = services.open_table(device=till, server=alice, table=menu.tables["5"], covers=2)
+    other = ordering.open_table(device=till, server=alice, table=menu.tables["5"], covers=2)
     response = htmx_post(till_client, order_url("transfer", open_order), {"table": other.table.pk})
     assert response.status_code == 409
     open_order.refresh_from_db()
@@ -456,7 +459,7 @@ def test_it_refuses_a_transfer_to_an_occupied_table(till_client, menu, till, ali
 
 
 def test_it_merges_two_tables(till_client, menu, till, alice, open_order):
-    other = services.open_table(device=till, server=alice, table=menu.tables["5"], covers=3)
+    other = ordering.open_table(device=till, server=alice, table=menu.tables["5"], covers=3)
     add(till_client, open_order, menu.dessert)
 
     response = htmx_post(till_client, order_url("merge", open_order), {"target": other.pk})
@@ -642,7 +645,7 @@ def test_it_creates_a_take_away_order_on_the_first_item(till_client, menu):
 
 
 def test_it_lists_open_orders_without_a_table(till_client, menu, till, alice):
-    order = services.place_order(device=till, server=alice, order_type="take_away", lines=[line(menu.sandwich)], source="till", customer_name="<b>Léa</b>")
+    order = ordering.place_order(device=till, server=alice, order_type="take_away", lines=[line(menu.sandwich)], source="till", customer_name="<b>Léa</b>")
     html = till_client.get(reverse("till:orders")).content.decode()
     assert order_url("order", order) in html
     assert "&lt;b&gt;Léa&lt;/b&gt;" in html
