@@ -44,6 +44,9 @@ admin.site.has_permission = manager_has_permission
 admin.site.login_form = ManagerLoginForm
 admin.site.site_header = _("Brigade administration")
 admin.site.site_title = _("Brigade")
+# The admin is also opened on a tablet: the index and breadcrumbs lead everywhere, and a change list keeps
+# the whole width for its columns and filters instead of sharing it with a menu of every model.
+admin.site.enable_nav_sidebar = False
 
 
 # --- Staff --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kds import selectors
+from kds import selectors, speed_chart
 from kds.models import Screen, Station, StationEvent, Ticket
 
 
@@ -86,6 +86,7 @@ class TicketAdmin(admin.ModelAdmin):
             "day": day,
             "stations": stations,
             "rows": rows,
+            "charts": speed_chart.charts(stations, hours, cells),
         }
         return TemplateResponse(request, "kds/speed.html", context)
 

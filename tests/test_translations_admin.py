@@ -72,15 +72,16 @@ def manager_client(client, django_user_model):
         username="marie", password="correct horse battery", role="manager", is_staff=True
     )
     client.force_login(manager)
+    client.manager = manager
     return client
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["/admin/", "/admin/orders/item/", "/admin/orders/item/add/", "/admin/accounts/device/"])
+@pytest.mark.parametrize("url", ["/admin/", "/admin/orders/item/", "/admin/accounts/user/{manager}/change/", "/admin/accounts/device/"])
 def test_the_french_admin_speaks_djangos_words(manager_client, url):
     """The index, a change list and a change form in French: every change/add/delete/history link and
     every save button reads as Django's own catalogue has it."""
-    page = manager_client.get(url, headers={"accept-language": "fr"}).content.decode()
+    page = manager_client.get(url.format(manager=manager_client.manager.pk), headers={"accept-language": "fr"}).content.decode()
     assert 'lang="fr"' in page
     django_words = translations_by_django()
     links = LINK.findall(page)

@@ -118,6 +118,10 @@ def test_it_reports_speed_of_service_per_station_and_hour(client, manager, stati
     html = response.content.decode()
     hour = timezone.localtime(sent_at).hour
     assert f"{hour:02d}:00" in html and 'data-seconds="150"' in html and "2:30" in html and "Bar" in html
+    # The chart: the bar's bar (2:30 is under its amber threshold: green) and its two thresholds drawn.
+    chart = html.split('<figure class="speed-chart" data-station="bar">', 1)[1].split("</figure>", 1)[0]
+    assert f'class="bar bar-green" data-hour="{hour}" data-seconds="150"' in chart
+    assert 'class="rule rule-amber"' in chart and 'class="rule rule-red"' in chart
     assert client.get("/admin/kds/ticket/speed/?day=garbage").status_code == 200
     assert client.get("/admin/kds/ticket/").status_code == 200
 
