@@ -1,6 +1,6 @@
 """`manage.py serve [--host H] [--port P]`: the whole store server in one process.
 
-daphne (HTTP and WebSockets) and the background loops of kds/background.py share one asyncio event
+daphne (HTTP and WebSockets) and the background loops of core/background.py share one asyncio event
 loop, so whatever the loops publish (print alerts, sync status) reaches the screens through the
 in-memory channel layer. Steps:
 
