@@ -8,8 +8,9 @@ request opens and closes its connection. At a Friday rush that plumbing cost mor
 
 Here the event loop only reads the body and writes the answer; everything in between — the
 request_started signal, the middleware, the view, response.close() and its request_finished — runs in
-one call in a lane thread (core.lanes: the service lane, or the back-office lane for the admin, fiscal
-pages and static files), as under a WSGI server. Lane threads keep their database connection from one
+one call in a lane thread (core.lanes: the service lane — its pool for reads, its writing thread for
+POST and the like — or the back-office lane for the admin, fiscal pages and static files), as under a
+WSGI server. Lane threads keep their database connection from one
 request to the next (a connection found broken is still dropped and reopened by Django's request
 signals). Each request runs in a fresh copy of the loop's context, so nothing a request activates
 (its language, its time zone) leaks into the next one of that thread.
@@ -52,14 +53,18 @@ CHECKED_WITH = (5, 2)  # the Django release series the internals listed above we
 class ThreadedASGIHandler(ASGIHandler):
     """Django's ASGI handler, each request run start to finish in one call to its lane (core.lanes)."""
 
-    def __init__(self, *, service: Executor | None = None, back_office: Executor | None = None):
+    def __init__(self, *, service: Executor | None = None, service_writes: Executor | None = None,
+                 back_office: Executor | None = None):
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)  # the whole stack runs in the lane thread
         self.service = service or lanes.service
+        self.service_writes = service_writes or lanes.service_writes
         self.back_office = back_office or lanes.back_office
 
-    def executor_for(self, path: str) -> Executor:
-        return self.back_office if lanes.is_back_office(path) else self.service
+    def executor_for(self, scope: dict) -> Executor:
+        if lanes.is_back_office(scope.get("path", "")):
+            return self.back_office
+        return self.service_writes if scope.get("method") in lanes.WRITE_METHODS else self.service
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -70,7 +75,7 @@ class ThreadedASGIHandler(ASGIHandler):
             return
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        executor = self.executor_for(scope.get("path", ""))
+        executor = self.executor_for(scope)
         response = await loop.run_in_executor(executor, context.run, self.respond, loop, scope, body_file)
         try:
             await self.send_response(response, send)

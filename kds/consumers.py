@@ -91,11 +91,11 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         self.board = board
         frames.watched.add(board)
-        # Join before reading, the frames lock held: a doorbell that rings while the snapshot is read
-        # waits for it, then finds it already covered (or sends what came after).
-        # The alerts as the snapshot will show them (read before it: a printer going down after the
+        # The alerts as the snapshot will show them (read before it: a printer going down after this
         # read is redrawn at the next ping).
         self.alerts_fingerprint = await in_service_lane(selectors.alerts_fingerprint)()
+        # Join before reading, the frames lock held: a doorbell that rings while the snapshot is read
+        # waits for it, then finds it already covered (or sends what came after).
         async with self.frames_lock:
             await self.join_groups()
             await self._catch_up(self.since_from_query(), None)
@@ -203,8 +203,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             since = _as_seq(message.get("seq"))
             await self.catch_up(since)
         else:
-            # In the service lane, like every order.
-            ack = await in_service_lane(perform)(self.board, message)
+            # In the service lane's writing thread, like every order.
+            ack = await in_service_lane(perform, writes=True)(self.board, message)
             await self.send(text_data=json.dumps(ack))
 
     async def heartbeat(self) -> None:

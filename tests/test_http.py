@@ -28,14 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def handler():
-    """The handler with a service lane and a back-office lane of one thread each, named as the
-    server's; their database connections are closed when the test ends."""
+    """The handler with the service lane's two parts and a back-office lane of one thread each, named
+    as the server's; their database connections are closed when the test ends."""
     handler = ThreadedASGIHandler(
         service=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-service"),
+        service_writes=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-service-writes"),
         back_office=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-office"),
     )
     yield handler
-    for lane in (handler.service, handler.back_office):
+    for lane in (handler.service, handler.service_writes, handler.back_office):
         lane.submit(connections.close_all).result()
         lane.shutdown(wait=True)
 
@@ -140,6 +141,15 @@ async def test_it_runs_admin_and_fiscal_pages_in_the_back_office_lane(handler, s
     assert (await call(handler, "GET", "/api/v1/menu/"))["status"] == 401  # service
     threads = [thread for kind, thread in signal_threads if kind == "started"]
     assert [name.split("_")[0] for name in threads] == ["brigade-office", "brigade-office", "brigade-service"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_it_runs_requests_that_change_things_in_the_service_lanes_writing_thread(handler, signal_threads):
+    assert (await call(handler, "POST", "/api/v1/orders/", body=b"{}"))["status"] == 401
+    assert (await call(handler, "GET", "/api/v1/orders/1/"))["status"] == 401
+    threads = [thread for kind, thread in signal_threads if kind == "started"]
+    assert [name.split("_")[0] for name in threads] == ["brigade-service-writes", "brigade-service"]
 
 
 # --- A JSON body reaches the view ------------------------------------------------------------------------

@@ -61,3 +61,12 @@ async def test_what_a_service_lane_call_publishes_is_handed_to_the_calling_loop(
     monkeypatch.setattr(events, "_send_sync", lambda layer, group, event: pytest.fail("sent synchronously"))
     await in_service_lane(events.publish_now)("alerts", {"type": "kds.alert"})
     assert handed == [(asyncio.get_running_loop(), "alerts")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_writes_run_one_at_a_time_in_the_service_lanes_writing_thread():
+    names = await asyncio.gather(*(in_service_lane(lambda: threading.current_thread().name, writes=True)()
+                                   for _ in range(3)))
+    assert len(set(names)) == 1 and names[0].startswith("brigade-service-writes")
+    assert not (await in_service_lane(lambda: threading.current_thread().name)()).startswith("brigade-service-writes")
