@@ -195,8 +195,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # orders are small; refuse oversize bo
 # Access
 DEVICE_COOKIE_NAME = "brigade_device"
 DEVICE_COOKIE_MAX_AGE = 10 * 365 * 24 * 3600
-# Threads for tills, kiosks and screens: a call waiting for the database's write lock holds one of them,
-# the others go on serving (core.lanes).
+# The service lane's pool (tills', kiosks' and screens' reads; their writes have one thread of their own):
+# a call that waits holds one thread, the others go on serving (core.lanes).
 SERVICE_THREADS = envint("KDS_SERVICE_THREADS", "4")
 if SERVICE_THREADS < 2:
     raise ImproperlyConfigured("KDS_SERVICE_THREADS must be at least 2: one lock wait must not stop the service")
