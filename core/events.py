@@ -1,8 +1,7 @@
 """The one way anything in Brigade notifies screens: `publish_on_commit(group, event)`.
 
-The database is the truth and the channel layer only a doorbell, so
-an event leaves only once the transaction that made it true has committed: a rolled-back order never
-rings a screen. Groups: "station.<slug>", "expo", "ready", "menu", "alerts".
+The database is the truth and the channel layer only a doorbell, so an event leaves only once the
+transaction that made it true has committed: a rolled-back order never rings a screen. Groups: "station.<slug>", "expo", "ready", "menu", "alerts".
 
 `event` is a channel-layer message: a dict whose "type" names the consumer handler ("kds.event" →
 `kds_event`, "menu.item" → `menu_item`), with JSON-serialisable values only (Redis layer).

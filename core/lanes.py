@@ -16,7 +16,7 @@ pages, and the kitchen screens' WebSocket work (their frames, their bumps). It h
   the writes wait for it — they would wherever they ran — and everything else goes on.
 
 Threads cost the interpreter something: when two calls are ready at once they take turns holding the
-GIL (bench/fanout.py: about 10 % more CPU per order than one thread for everything). That is paid only
+GIL (bench/fanout.py: up to about 10 % more CPU per order than one thread for everything). That is paid only
 when calls overlap, and buys a room that a lock wait does not freeze.
 
 What may be slow, and is not needed to cook — the admin, fiscal pages and exports, reports, static
