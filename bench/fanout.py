@@ -1,33 +1,38 @@
-"""Kitchen fan-out: how long from an order being accepted to its ticket being on every screen.
+"""Kitchen fan-out, as a cook and a server feel it.
 
-    .venv/bin/python bench/fanout.py [--orders-per-sec 20] [--screens 16] [--duration 10]
-                                     [--posters 4] [--sweep] [--full-menu] [--cooks] [--redis redis://127.0.0.1:6379/0] [--keep]
+    .venv/bin/python bench/fanout.py [--orders-per-sec 20] [--screens 16] [--duration 10] [--posters 4]
+                                     [--sweep] [--rates 20,40,60,80,100] [--full-menu] [--cooks]
+                                     [--redis redis://127.0.0.1:6379/0] [--keep]
 
-What it does, on loopback only, in a fresh temporary data dir (SQLite):
+Two figures per order, both taken by the bench's own clocks on loopback:
+- POST sent → on the LAST screen: from the moment the till's POST leaves until the ticket is on every
+  one of the S kitchen screens (what the last cook waits for);
+- the till's answer: POST sent → the whole answer read (what the server at the till waits for).
+
+What it does, in a fresh temporary data dir (SQLite):
 1. migrate, load the demo restaurant, create an integration token and a kitchen-screen token;
 2. start `manage.py serve` (with --redis: two `serve` workers sharing the database and Redis; the
-   order posters talk to worker A, the screens to worker B, so every frame crosses Redis);
+   posters talk to worker A, the screens to worker B, so every frame crosses Redis);
 3. open S screens on real WebSockets (the `websockets` package), spread over the stations an order
    rings: grill, fry, bar and expo for the default order (an entrecôte-frites and a drink), all six
    with --full-menu; with --cooks one screen per station also bumps its oldest tickets, keeping
-   about 20 open as in a real service (bumps are server work too);
-4. M posters send orders through the JSON API at the given rate; every order reaches every screen;
-5. latency, per delivery (one order on one screen): frame received on the screen − order accepted,
-   i.e. the poster having read the whole 201 answer (as a till knows it). A screen may show the
-   ticket slightly before the till hears back: such deliveries count with their negative value.
-   Also shown: per order on its last screen, from the ticket's event time in the database (the
-   order transaction recording it, just before commit), from the POST being sent, and the server's
-   CPU time per order (/proc; from the first order to the last frame);
-6. the floor: a bare Channels app (one consumer group_sends to S listening sockets, same channel
-   layer, same rate), in its own daphne, from a message sent to it being received on each listener;
-   the ratio is ours (accepted → on screen) / floor at p99.
-With --sweep it also raises the rate (30, 40, 50, 60, 75, 100, 125, 150 orders/s) until p99 passes
-100 ms, a delivery goes missing or the posters send less than 95 % of the asked rate (the server no
-longer keeps up), and reports the last rate that held.
+   about 20 open as in a real service;
+4. M posters (in a process of their own) send orders through the JSON API at the given rate.
 
-Targets (issue 4, this 2-core machine): p99 < 50 ms at 20 orders/s with 16 screens; >= 100 orders/s
-before p99 passes 100 ms; ratio to the floor <= 2. Every loop is bounded in count and time.
-Last line: `fanout_p99_ms: <value> ms`.
+The floor is measured the same way in the same run: a minimal stock Django + Channels app
+(bench/floor/: stock ASGI handler, stock in-memory layer, daphne, one model insert and one group_send
+per POST, S WebSocket clients in the group, SQLite in the same temporary dir).
+
+With --sweep both are also run at each of --rates; the highest rate held is the last one where
+p99 (POST → last screen) ≤ 100 ms, no ticket is missing 15 s after the run and the posters sent at
+least 95 % of the asked rate. Every loop is bounded in count and time.
+
+Targets on a quiet 2-core machine: p99 < 30 ms at 20 orders/s with 16 screens, at most 0.6 x the
+floor's p99 in the same run, >= 60 orders/s held. The last four lines are the figures:
+    post_to_last_screen_p99_ms: N
+    floor_post_to_last_screen_p99_ms: N
+    held_orders_per_sec: N
+    till_answer_p99_ms: N
 """
 
 import argparse
@@ -49,7 +54,6 @@ import time
 import urllib.request
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +67,7 @@ ALL_STATIONS = ["grill", "fry", "cold", "pastry", "bar", "expo"]
 OPEN_PER_STATION = 20
 CARD = re.compile(r'<article id="ticket-(\d+)"[^>]*?data-order-id="(\d+)"')
 DELETE = re.compile(r'<div id="ticket-(\d+)" hx-swap-oob="delete">')
+
 
 
 # --- Processes ----------------------------------------------------------------------------------------
@@ -116,73 +121,8 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(5)
 
 
-# --- The floor: a bare Channels group_send echo ----------------------------------------------------------
 
-_floor_router = None
-
-
-async def floor_app(scope, receive, send):
-    """ASGI app for the floor (`daphne fanout:floor_app`, from bench/): /floor/listen/ joins a group,
-    /floor/send/ group_sends every frame it gets to that group. Nothing else."""
-    global _floor_router
-    if _floor_router is None:
-        import django
-
-        django.setup()
-        from channels.generic.websocket import AsyncWebsocketConsumer
-        from channels.routing import URLRouter
-        from django.urls import path
-
-        class Listen(AsyncWebsocketConsumer):
-            async def connect(self):
-                await self.channel_layer.group_add("fanout-floor", self.channel_name)
-                await self.accept()
-
-            async def disconnect(self, code):
-                await self.channel_layer.group_discard("fanout-floor", self.channel_name)
-
-            async def floor_echo(self, event):
-                await self.send(text_data=event["text"])
-
-        class Send(AsyncWebsocketConsumer):
-            async def receive(self, text_data=None, bytes_data=None):
-                await self.channel_layer.group_send("fanout-floor", {"type": "floor.echo", "text": text_data})
-
-        _floor_router = URLRouter([path("floor/listen/", Listen.as_asgi()), path("floor/send/", Send.as_asgi())])
-    await _floor_router(scope, receive, send)
-
-
-async def measure_floor(port: int, screens: int, rate: float, duration: float) -> list[float]:
-    import websockets
-
-    latencies: list[float] = []
-    url = f"ws://127.0.0.1:{port}/floor/"
-    listeners = [await websockets.connect(url + "listen/", max_size=None) for _ in range(screens)]
-
-    async def listen(ws):
-        try:
-            async for message in ws:
-                latencies.append(time.time() - json.loads(message)["t"])
-        except websockets.ConnectionClosed:
-            pass
-
-    tasks = [asyncio.create_task(listen(ws)) for ws in listeners]
-    async with websockets.connect(url + "send/") as sender:
-        start_at = time.monotonic()
-        count = int(rate * duration)
-        for i in range(count):
-            await asyncio.sleep(max(0.0, start_at + i / rate - time.monotonic()))
-            await sender.send(json.dumps({"i": i, "t": time.time()}))
-        deadline = time.monotonic() + 5
-        while len(latencies) < count * screens and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-    for ws in listeners:
-        await ws.close()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return latencies
-
-
-# --- Orders and screens --------------------------------------------------------------------------------
+# --- Orders and screens ------------------------------------------------------------------------------
 
 
 class Posters:
@@ -196,7 +136,7 @@ class Posters:
         self.next = 0
         self.lock = threading.Lock()
         self.sent_at: dict[int, float] = {}  # order id → POST sent (epoch seconds)
-        self.accepted_at: dict[int, float] = {}  # order id → its 201 answer fully received
+        self.accepted_at: dict[int, float] = {}  # order id → its 201 answer fully read
         self.errors = 0
         self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(count)]
 
@@ -323,19 +263,6 @@ async def run_screens(port: int, token: str, screens: list[Screen], posters: Pos
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def event_times(db: Path) -> dict[tuple[str, int], float]:
-    """(station slug, order id) → when its ticket's "created" event was recorded (epoch seconds)."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT s.slug, t.order_id, e.created_at FROM kds_stationevent e JOIN kds_ticket t ON t.id = e.ticket_id "
-            "JOIN kds_station s ON s.id = e.station_id WHERE e.kind = 'created'"
-        ).fetchall()
-    times = {}
-    for slug, order_id, created_at in rows:
-        moment = datetime.fromisoformat(created_at).replace(tzinfo=timezone.utc).timestamp()
-        times[(slug, order_id)] = moment
-    return times
-
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
@@ -363,38 +290,36 @@ def close_open_tickets(db: Path) -> None:
         conn.execute("UPDATE kds_ticket SET status = 'done' WHERE status != 'done'")
 
 
-def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dict, lines: list[dict], db: Path,
-             pids: list[int]) -> dict:
-    """One measurement at `rate`. Per delivery (an order on one screen): accepted → on screen, where
-    accepted is the poster having read the whole 201 answer (a screen may show the ticket a little
-    before the till hears back: negative values are kept as they are); also from the ticket's event
-    time in the database and from the POST being sent. `last` is per order, its last screen."""
-    close_open_tickets(db)
+
+
+# --- One measurement ----------------------------------------------------------------------------------
+
+
+def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dict, lines: list[dict],
+             pids: list[int], db: Path | None = None, cooks: bool = False) -> dict:
+    """One run at `rate`: per order, POST sent → on its last screen, and POST sent → answer read."""
+    if db is not None:
+        close_open_tickets(db)
     stations = ALL_STATIONS if args.full_menu else STATIONS
-    screens = [Screen(stations[i % len(stations)], cook=args.cooks and i < len(stations)) for i in range(args.screens)]
+    screens = [Screen(stations[i % len(stations)], cook=cooks and i < len(stations)) for i in range(args.screens)]
     posters = PosterProcess(post_port, tokens["api"], lines, rate, args.duration, args.posters)
     asyncio.run(run_screens(screen_port, tokens["kds"], screens, posters, pids))
-    cpu = posters.cpu_after - posters.cpu_before  # from the first order to the last one shown (or given up on)
-    events = event_times(db)
-    from_accepted, from_event, from_post, last, missing = [], [], [], [], 0
+    cpu = posters.cpu_after - posters.cpu_before
+    to_last, answers, missing = [], [], 0
     missing_at: dict[str, int] = defaultdict(int)
-    for order_id, accepted in posters.accepted_at.items():
+    for order_id, sent in posters.sent_at.items():
+        answers.append(posters.accepted_at[order_id] - sent)
         seen_on = []
         for screen in screens:
             seen = screen.seen.get(order_id)
             if seen is None:
                 missing += 1
                 missing_at[screen.station] += 1
-                continue
-            seen_on.append(seen)
-            from_accepted.append(seen - accepted)
-            from_post.append(seen - posters.sent_at[order_id])
-            event = events.get((screen.station, order_id))
-            if event is not None:
-                from_event.append(seen - event)
+            else:
+                seen_on.append(seen)
         if len(seen_on) == len(screens):
-            last.append(max(seen_on) - accepted)
-    orders = len(posters.accepted_at)
+            to_last.append(max(seen_on) - sent)
+    orders = len(posters.sent_at)
     return {
         "rate": rate,
         "achieved": orders / posters.elapsed if posters.elapsed else 0.0,
@@ -402,28 +327,104 @@ def run_load(args, rate: float, *, post_port: int, screen_port: int, tokens: dic
         "errors": posters.errors,
         "missing": missing,
         "missing_at": dict(missing_at),
-        "deliveries": len(from_accepted),
-        "p50": percentile(from_accepted, 50) * 1000,
-        "p99": percentile(from_accepted, 99) * 1000,
-        "last_p99": percentile(last, 99) * 1000,
-        "event_p50": percentile(from_event, 50) * 1000,
-        "event_p99": percentile(from_event, 99) * 1000,
-        "post_p50": percentile(from_post, 50) * 1000,
-        "post_p99": percentile(from_post, 99) * 1000,
+        "last_p50": percentile(to_last, 50) * 1000,
+        "last_p99": percentile(to_last, 99) * 1000,
+        "last_max": percentile(to_last, 100) * 1000,
+        "answer_p50": percentile(answers, 50) * 1000,
+        "answer_p99": percentile(answers, 99) * 1000,
         "cpu_per_order": cpu / orders * 1000 if orders else float("nan"),
         "cpu_share": cpu / posters.elapsed if posters.elapsed else float("nan"),
     }
 
 
-def show(result: dict, screens: int) -> None:
-    print(f"  {result['rate']:.0f} orders/s asked, {result['achieved']:.1f} sent ({result['orders']} orders, "
-          f"{result['errors']} errors), {screens} screens: {result['deliveries']} deliveries, "
-          f"{result['missing']} missing" + (f" {result['missing_at']}" if result["missing"] else ""))
-    print(f"    accepted (201 read by the poster) → on screen: p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms "
-          f"(on its last screen: p99 {result['last_p99']:.1f} ms)")
-    print(f"    ticket event recorded → on screen: p50 {result['event_p50']:.1f} ms, p99 {result['event_p99']:.1f} ms; "
-          f"POST sent → on screen: p50 {result['post_p50']:.1f} ms, p99 {result['post_p99']:.1f} ms")
-    print(f"    server CPU: {result['cpu_per_order']:.1f} ms per order, {result['cpu_share']:.2f} cores")
+def held(result: dict) -> bool:
+    return (result["last_p99"] <= 100 and not result["missing"] and not result["errors"]
+            and result["achieved"] >= 0.95 * result["rate"])
+
+
+def show(name: str, result: dict, screens: int) -> None:
+    print(f"  {name}: {result['rate']:.0f} orders/s asked, {result['achieved']:.1f} sent ({result['orders']} orders, "
+          f"{result['errors']} errors), {screens} screens, {result['missing']} missing"
+          + (f" {result['missing_at']}" if result["missing"] else ""))
+    print(f"    POST sent → on the last screen: p50 {result['last_p50']:.1f} ms, p99 {result['last_p99']:.1f} ms, "
+          f"max {result['last_max']:.1f} ms")
+    print(f"    till's answer (POST sent → answer read): p50 {result['answer_p50']:.1f} ms, "
+          f"p99 {result['answer_p99']:.1f} ms; server CPU {result['cpu_per_order']:.1f} ms per order, "
+          f"{result['cpu_share']:.2f} cores")
+
+
+# --- The two servers ----------------------------------------------------------------------------------
+
+
+class Brigade:
+    name = "brigade"
+
+    def __init__(self, args, data_dir: str):
+        self.args, self.data_dir = args, data_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        env = base_env(self.data_dir, self.args.redis)
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "demo")
+        self.tokens = {
+            "api": manage(env, "device_token", "Bench orders", "--role", "integration").split()[-1],
+            "kds": manage(env, "device_token", "Bench screens", "--role", "kds").split()[-1],
+        }
+        self.post_port = free_port()
+        command = [PYTHON, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port"]
+        self.processes.append(start(command + [str(self.post_port)], env, Path(self.data_dir) / "serve-a.log",
+                                    self.post_port))
+        self.screen_port = self.post_port
+        if self.args.redis:
+            self.screen_port = free_port()
+            self.processes.append(start(command + [str(self.screen_port)], env, Path(self.data_dir) / "serve-b.log",
+                                        self.screen_port))
+        request = urllib.request.Request(f"http://127.0.0.1:{self.post_port}/api/v1/menu/",
+                                         headers={"Authorization": f"Bearer {self.tokens['api']}"})
+        menu = json.load(urllib.request.urlopen(request, timeout=10))
+        items = {item["name"]: item for category in menu["categories"] for item in category["items"]}
+        self.lines = [
+            {"item": items[name]["id"], "quantity": 1,
+             "modifiers": [g["modifiers"][0]["id"] for g in items[name]["modifier_groups"] if g.get("min", 0) >= 1]}
+            for name in (FULL_MENU if self.args.full_menu else DISHES)
+        ]
+
+    def measure(self, rate: float) -> dict:
+        return run_load(self.args, rate, post_port=self.post_port, screen_port=self.screen_port, tokens=self.tokens,
+                        lines=self.lines, pids=[p.pid for p in self.processes],
+                        db=Path(self.data_dir) / "brigade.sqlite3", cooks=self.args.cooks)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop(process)
+
+
+class Floor(Brigade):
+    """bench/floor/: stock Django + Channels, same posters, same screens' clients."""
+
+    name = "floor"
+
+    def start(self) -> None:
+        floor_dir = Path(self.data_dir) / "floor"
+        floor_dir.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(FLOOR_DATA_DIR=str(floor_dir), DJANGO_SETTINGS_MODULE="floor.settings", PYTHONUNBUFFERED="1",
+                   PYTHONPATH=str(ROOT / "bench"))
+        result = subprocess.run([PYTHON, str(ROOT / "bench" / "floor" / "manage.py"), "migrate", "--run-syncdb",
+                                 "-v", "0"], cwd=ROOT / "bench", env=env, capture_output=True, text=True, timeout=120)
+        if result.returncode:
+            raise SystemExit(f"floor migrate failed:\n{result.stdout}\n{result.stderr}")
+        self.tokens = {"api": "-", "kds": "-"}
+        self.lines = [{"item": 1, "quantity": 1}, {"item": 2, "quantity": 1}]
+        self.post_port = self.screen_port = free_port()
+        self.processes.append(start([PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.post_port),
+                                     "floor.asgi:application"], env, floor_dir / "daphne.log", self.post_port,
+                                    cwd=ROOT / "bench"))
+
+    def measure(self, rate: float) -> dict:
+        return run_load(self.args, rate, post_port=self.post_port, screen_port=self.screen_port, tokens=self.tokens,
+                        lines=self.lines, pids=[p.pid for p in self.processes])
 
 
 def main() -> None:
@@ -432,20 +433,25 @@ def main() -> None:
     parser.add_argument("--screens", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per measurement")
     parser.add_argument("--posters", type=int, default=4, help="concurrent order posters")
-    parser.add_argument("--sweep", action="store_true", help="also find the highest rate with p99 <= 100 ms")
+    parser.add_argument("--sweep", action="store_true", help="also run at each of --rates, Brigade and the floor")
+    parser.add_argument("--rates", default="20,40,60,80,100", help="orders per second tried by --sweep")
     parser.add_argument("--redis", help="redis://… : two serve workers sharing Redis (posters on A, screens on B)")
     parser.add_argument("--full-menu", action="store_true", help="orders with a dish for each of the six stations")
     parser.add_argument("--cooks", action="store_true",
-                        help="one screen per station bumps its oldest tickets (about 20 stay open): bumps load the server too")
+                        help="one screen per station bumps its oldest tickets (about 20 stay open)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (database, server logs) and print where")
     args = parser.parse_args()
+    try:
+        rates = [float(rate) for rate in args.rates.split(",")]
+    except ValueError:
+        parser.error("--rates: numbers separated by commas")
     if not (0 < args.orders_per_sec <= 1000 and 1 <= args.screens <= 500 and 0 < args.duration <= 600
-            and 1 <= args.posters <= 64):
+            and 1 <= args.posters <= 64 and all(0 < rate <= 1000 for rate in rates) and len(rates) <= 20):
         parser.error("out of range")
 
     data_dir = tempfile.mkdtemp(prefix="brigade-fanout-")
     try:
-        run(args, data_dir)
+        run(args, rates if args.sweep else [], data_dir)
     finally:
         if args.keep:
             print(f"Data dir kept: {data_dir}", file=sys.stderr)
@@ -453,76 +459,42 @@ def main() -> None:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def run(args, data_dir: str) -> None:
-    env = base_env(data_dir, args.redis)
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "demo")
-    tokens = {
-        "api": manage(env, "device_token", "Bench orders", "--role", "integration").split()[-1],
-        "kds": manage(env, "device_token", "Bench screens", "--role", "kds").split()[-1],
-    }
-    processes = []
-    try:
-        post_port = free_port()
-        processes.append(start([PYTHON, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port",
-                                str(post_port)], env, Path(data_dir) / "serve-a.log", post_port))
-        screen_port = post_port
-        if args.redis:
-            screen_port = free_port()
-            processes.append(start([PYTHON, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port",
-                                    str(screen_port)], env, Path(data_dir) / "serve-b.log", screen_port))
-        request = urllib.request.Request(f"http://127.0.0.1:{post_port}/api/v1/menu/",
-                                         headers={"Authorization": f"Bearer {tokens['api']}"})
-        menu = json.load(urllib.request.urlopen(request, timeout=10))
-        items = {item["name"]: item for category in menu["categories"] for item in category["items"]}
-        lines = [
-            {"item": items[name]["id"], "quantity": 1,
-             "modifiers": [g["modifiers"][0]["id"] for g in items[name]["modifier_groups"] if g.get("min", 0) >= 1]}
-            for name in (FULL_MENU if args.full_menu else DISHES)
-        ]
-        layer = "Redis, 2 workers" if args.redis else "in-memory layer, 1 process"
-        print(f"Kitchen fan-out ({layer}, SQLite, {args.posters} posters, {args.duration:.0f} s per run)")
-        pids = [process.pid for process in processes]
-        main_result = run_load(args, args.orders_per_sec, post_port=post_port, screen_port=screen_port,
-                               tokens=tokens, lines=lines, db=Path(data_dir) / "brigade.sqlite3", pids=pids)
-        show(main_result, args.screens)
-
-        held = None
-        if args.sweep:
-            print("Sweep (p99 ≤ 100 ms and ≥ 95 % of the asked rate sent):")
-            for rate in (30, 40, 50, 60, 75, 100, 125, 150):
+def run(args, rates: list[float], data_dir: str) -> None:
+    layer = "Redis, 2 workers" if args.redis else "in-memory layer, 1 process"
+    print(f"Kitchen fan-out (Brigade: {layer}; floor: stock Django + Channels; SQLite; {args.screens} screens, "
+          f"{args.posters} posters, {args.duration:.0f} s per run)")
+    results: dict[str, dict] = {}
+    held_rate: dict[str, float | None] = {}
+    for server in (Brigade(args, data_dir), Floor(args, data_dir)):
+        server.start()
+        try:
+            results[server.name] = server.measure(args.orders_per_sec)
+            show(server.name, results[server.name], args.screens)
+            held_rate[server.name] = None
+            for rate in rates:
                 try:
-                    result = run_load(args, rate, post_port=post_port, screen_port=screen_port, tokens=tokens,
-                                      lines=lines, db=Path(data_dir) / "brigade.sqlite3", pids=pids)
-                except Exception as exc:  # screens dropped or never ready: the server did not hold this rate
-                    print(f"  {rate} orders/s: run failed ({exc.__class__.__name__}: {exc})")
+                    result = server.measure(rate)
+                except Exception as exc:  # screens dropped or never ready: this rate did not hold
+                    print(f"  {server.name}: {rate:.0f} orders/s: run failed ({exc.__class__.__name__}: {exc})")
                     break
-                show(result, args.screens)
-                if result["p99"] > 100 or result["achieved"] < 0.95 * rate or result["missing"]:
+                show(server.name, result, args.screens)
+                if not held(result):
                     break
-                held = rate
-    finally:
-        for process in processes:
-            stop(process)
-
-    floor_port = free_port()
-    floor = start([PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(floor_port), "fanout:floor_app"],
-                  env, Path(data_dir) / "floor.log", floor_port, cwd=ROOT / "bench")
-    try:
-        latencies = asyncio.run(measure_floor(floor_port, args.screens, args.orders_per_sec, args.duration))
-    finally:
-        stop(floor)
-    floor_p50, floor_p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    print(f"Floor (bare Channels group_send echo, same layer, {args.screens} listeners, "
-          f"{args.orders_per_sec:.0f} msg/s): p50 {floor_p50:.1f} ms, p99 {floor_p99:.1f} ms "
-          f"({len(latencies)} deliveries)")
-    print("Summary (targets: p99 < 50 ms at 20 orders/s with 16 screens; >= 100 orders/s held; ratio <= 2):")
-    print(f"  {args.orders_per_sec:.0f} orders/s, {args.screens} screens: accepted → on screen p50 "
-          f"{main_result['p50']:.1f} ms, p99 {main_result['p99']:.1f} ms")
-    if args.sweep:
-        print(f"  highest rate held (p99 ≤ 100 ms): {held or 'below 30'} orders/s")
-    print(f"  floor p99 {floor_p99:.1f} ms; ratio to the floor at p99: {main_result['p99'] / floor_p99:.2f}")
-    print(f"fanout_p99_ms: {main_result['p99']:.1f} ms")
+                held_rate[server.name] = rate
+        finally:
+            server.stop()
+    ours, floor = results["brigade"], results["floor"]
+    print(f"Summary at {args.orders_per_sec:.0f} orders/s, {args.screens} screens "
+          "(targets: p99 < 30 ms, <= 0.6 x the floor, >= 60 orders/s held):")
+    print(f"  POST → last screen p99: Brigade {ours['last_p99']:.1f} ms, floor {floor['last_p99']:.1f} ms "
+          f"(ratio {ours['last_p99'] / floor['last_p99']:.2f})")
+    print(f"  till's answer p99: Brigade {ours['answer_p99']:.1f} ms, floor {floor['answer_p99']:.1f} ms")
+    if rates:
+        print(f"  highest rate held: Brigade {held_rate['brigade'] or 0:.0f}, floor {held_rate['floor'] or 0:.0f} orders/s")
+    print(f"post_to_last_screen_p99_ms: {ours['last_p99']:.1f}")
+    print(f"floor_post_to_last_screen_p99_ms: {floor['last_p99']:.1f}")
+    print(f"held_orders_per_sec: {held_rate.get('brigade') or 0:.0f}")
+    print(f"till_answer_p99_ms: {ours['answer_p99']:.1f}")
 
 
 if __name__ == "__main__":

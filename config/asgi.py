@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP goes to Django (each request in one worker thread, kds/http.py), WebSockets to
+"""ASGI entry point: HTTP goes to Django (each request in one call to a lane thread, core/http.py), WebSockets to
 the routed consumers."""
 
 import os

@@ -155,7 +155,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "core.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.access.ManagerBackend"]  # ModelBackend + managers hold every admin permission
@@ -196,6 +196,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # orders are small; refuse oversize bo
 # Access
 DEVICE_COOKIE_NAME = "brigade_device"
 DEVICE_COOKIE_MAX_AGE = 10 * 365 * 24 * 3600
+# The service lane's pool (tills', kiosks' and screens' reads; their writes have one thread of their own):
+# a call that waits holds one thread, the others go on serving (core.lanes).
+SERVICE_THREADS = envint("KDS_SERVICE_THREADS", "4")
+if SERVICE_THREADS < 2:
+    raise ImproperlyConfigured("KDS_SERVICE_THREADS must be at least 2: one lock wait must not stop the service")
 BACK_OFFICE_THREADS = envint("KDS_BACK_OFFICE_THREADS", "4")  # threads for admin, fiscal and static requests (core.lanes)
 PIN_MAX_FAILURES = envint("KDS_PIN_MAX_FAILURES", "5")
 PIN_LOCKOUT_SECONDS = envint("KDS_PIN_LOCKOUT_SECONDS", "300")

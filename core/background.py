@@ -17,6 +17,8 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django.utils.module_loading import import_string
 
+from core import events
+
 logger = logging.getLogger(__name__)
 
 # (name, dotted path of a step function `() -> bool`, seconds to wait after a step that found nothing)
@@ -44,12 +46,16 @@ def load_steps(loops: list[tuple[str, str, float]] = LOOPS) -> list[tuple[str, C
     return steps
 
 
-def run_step(step: Callable[[], bool]) -> bool:
+def run_step(step: Callable[[], bool], loop: asyncio.AbstractEventLoop | None = None) -> bool:
     """One pass, in a worker thread. Connections are checked before and closed after (CONN_MAX_AGE=0),
-    so a loop never holds a database connection while it sleeps, nor reuses one the server dropped."""
+    so a loop never holds a database connection while it sleeps, nor reuses one the server dropped.
+    What the step publishes is handed to `loop`, the server's (core.events)."""
     close_old_connections()
     try:
-        return bool(step())
+        if loop is None:
+            return bool(step())
+        with events.serving(loop):
+            return bool(step())
     finally:
         close_old_connections()
 
@@ -63,7 +69,7 @@ async def run_loop(
     failures = 0
     while not stop.is_set():
         try:
-            found = await call(step)
+            found = await call(step, asyncio.get_running_loop())
             failures = 0
             wait = 0.0 if found else idle
         except Exception:

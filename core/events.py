@@ -1,28 +1,28 @@
 """The one way anything in Brigade notifies screens: `publish_on_commit(group, event)`.
 
-The database is the truth and the channel layer only a doorbell (DESIGN.md "Delivery guarantees"), so
-an event leaves only once the transaction that made it true has committed: a rolled-back order never
-rings a screen. Groups: "station.<slug>", "expo", "ready", "menu", "alerts".
+The database is the truth and the channel layer only a doorbell, so an event leaves only once the
+transaction that made it true has committed: a rolled-back order never rings a screen. Groups: "station.<slug>", "expo", "ready", "menu", "alerts".
 
 `event` is a channel-layer message: a dict whose "type" names the consumer handler ("kds.event" →
 `kds_event`, "menu.item" → `menu_item`), with JSON-serialisable values only (Redis layer).
 
-Inside the server (a view or a background step, both run by asgiref in a worker thread of daphne's
-event loop) the send is handed to that loop and the caller does not wait for it: an order's answer
-never waits on the screens. The events of one commit (an order rings four or five groups) travel to
-the loop together: one wake-up of the loop and one task for all of them, not one each. Elsewhere (a management command, a test without a loop) it is sent at
-once, synchronously. A failing layer (Redis down) is logged, never raised: the change is committed
-and screens catch up from the database (they ask every few seconds).
+Inside the server, the code that hands work to a thread knows the event loop it runs on and says so
+with `serving(loop)` around the work (core.http for each request, core.lanes for the screens' calls,
+core.background for the loops' steps): what that thread publishes is handed to that loop
+(`loop.call_soon_threadsafe`) and the caller does not wait for it: an order's answer never waits on
+the screens. The events of one commit (an order rings four or five groups) travel to the loop
+together: one wake-up of the loop and one task for all of them, not one each. Elsewhere (a management
+command, a test without a loop) it is sent at once, synchronously (`async_to_sync`). A failing layer
+(Redis down) is logged, never raised: the change is committed and screens catch up from the database
+(they ask every few seconds).
 """
 
 import asyncio
 import logging
-import os
 import threading
-from collections.abc import Callable
 from contextlib import contextmanager
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -42,26 +42,22 @@ _serving = threading.local()
 
 @contextmanager
 def serving(loop: asyncio.AbstractEventLoop):
-    """Within: this thread works for `loop` (core.http runs each request so), and what it publishes
-    is handed to that loop."""
+    """Within: this thread works for `loop` (the event loop that handed it the work), and what it
+    publishes is handed to that loop. Nested uses restore the outer loop."""
+    outer = getattr(_serving, "loop", None)
     _serving.loop = loop
     try:
         yield
     finally:
-        _serving.loop = None
+        _serving.loop = outer
 
 
 def _server_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop this worker thread works for, if any: the one `serving` names, else the one
-    asgiref runs this thread's step or consumer call for (as async_to_sync finds it)."""
+    """The event loop this thread works for (`serving`), if it is still running."""
     loop = getattr(_serving, "loop", None)
     if loop is not None and loop.is_running() and not loop.is_closed():
         return loop
-    local = SyncToAsync.threadlocal
-    if getattr(local, "main_event_loop_pid", None) != os.getpid():
-        return None
-    loop = getattr(local, "main_event_loop", None)
-    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+    return None
 
 
 async def _send(layer, group: str, event: dict) -> None:
@@ -143,31 +139,6 @@ def _send_sync(layer, group: str, event: dict) -> None:
         async_to_sync(layer.group_send)(group, event)
     except Exception:
         logger.exception("could not publish %s to group %s", event.get("type"), group)
-
-
-# Called in the committing thread after commit, before that commit's doorbells are handed over:
-# kds.consumers registers one that draws the frames the doorbells are about to ask for.
-_preparers: list[Callable[[list], None]] = []
-
-
-def add_preparer(preparer: Callable[[list], None]) -> None:
-    _preparers.append(preparer)
-
-
-def prepare_on_commit(stations: list, *, using: str | None = None) -> None:
-    """After commit, before the doorbells published after this call: let the preparers draw what
-    changed at `stations` (only inside the server, where screens listen)."""
-    transaction.on_commit(lambda: _prepare(stations), using=using)
-
-
-def _prepare(stations: list) -> None:
-    if _server_loop() is None:
-        return
-    for preparer in _preparers:
-        try:
-            preparer(stations)
-        except Exception:  # the frames are drawn again on the doorbell: never fail a commit's aftermath
-            logger.exception("could not prepare frames")
 
 
 def publish_on_commit(group: str, event: dict, *, using: str | None = None) -> None:

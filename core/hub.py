@@ -6,7 +6,7 @@ times and wakes sixteen consumers, each to be told what the first one already kn
 joins each group once, through one channel of its own per group (so a message says by where it
 arrives which group it came to); a reader task takes every message off that channel and calls the
 handler of each local screen of the group in turn. The first screen of a station renders the frame,
-the others find it in the frame cache (kds.consumers) — the fan-out left is the one send per screen.
+the others find it in the frame cache (kds.frames) — the fan-out left is the one send per screen.
 
 With Redis and several daphne workers, each worker's hub is a member of the group: every worker hears
 every doorbell, as before. Membership is refreshed now and then (channels-redis forgets members after

@@ -1,59 +1,48 @@
 """Where the server's synchronous work runs: the service lane and the back-office lane.
 
-Everything a service needs — tills, kiosks, the JSON API, kitchen screens' pages, and the kitchen
-screens' WebSocket work (their frames, their bumps) — runs in one thread, the service lane, one call
-after the other. Python runs one thread at a time anyway; spread over several threads the same work
-costs more, each thread switching at every database call to let another one in (measured by
-bench/fanout.py: about a third more CPU per order), and the database writes one transaction at a time
-whatever the number of threads. In one lane, nothing waits for SQLite's write lock behind another
-order, and a frame is drawn between two requests rather than in the middle of one.
+The service lane runs everything a service needs: tills, kiosks, the JSON API, the kitchen screens'
+pages, and the kitchen screens' WebSocket work (their frames, their bumps). It has two parts:
+
+- `service`, a small pool of threads (settings.SERVICE_THREADS, KDS_SERVICE_THREADS, 4 by default)
+  for what only reads: GET pages and API reads, the screens' frames. Several threads, not one: a
+  call that waits (for the database, for a slow disk) holds one thread, and the others go on serving
+  what is already committed — screens get their frames, tills read their orders.
+- `service_writes`, one thread for what changes things: POST (and PUT, PATCH, DELETE) requests and
+  the screens' actions. The database takes one write transaction at a time whatever the number of
+  threads; in one thread our own writers queue in order, each starting the moment the previous one
+  commits, instead of each polling SQLite's lock from its own thread (SQLite's busy handler sleeps
+  1, 2, 5, 10… ms between tries: profiled under bench/fanout.py, a pool of writers spent about 40 % of
+  an order's time there). When another connection holds the write lock (a back-office transaction),
+  the writes wait for it — they would wherever they ran — and everything else goes on.
+
+Threads cost the interpreter something: when two calls are ready at once they take turns holding the
+GIL (bench/fanout.py: up to about 10 % more CPU per order than one thread for everything). That is paid only
+when calls overlap, and buys a room that a lock wait does not freeze.
 
 What may be slow, and is not needed to cook — the admin, fiscal pages and exports, reports, static
 files — runs in the back-office lane, a small pool of its own: a manager's month report never holds
 up a ticket.
 
-Each lane thread keeps its database connection from one call to the next (core.http, kds.consumers).
+Each lane thread keeps its database connection from one call to the next (core.http, kds.frames).
 """
 
-import threading
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 
+from core import events
+
 # Paths served in the back-office lane (everything else is service). /static/ is there too: files are
 # read while they are sent, and a tablet loads them once.
 BACK_OFFICE_PATHS = ("/admin/", "/fiscal/", "/sync/", "/static/", "/media/")
 
-class Lane(ThreadPoolExecutor):
-    """A thread pool that knows how many calls it has, running or waiting."""
+# HTTP methods that change things (RFC 9110's "unsafe" ones): served by `service_writes`.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._calls = 0
-        self._calls_lock = threading.Lock()
-
-    def submit(self, fn, /, *args, **kwargs):
-        with self._calls_lock:
-            self._calls += 1
-        try:
-            future = super().submit(fn, *args, **kwargs)
-        except BaseException:
-            self._done(None)
-            raise
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, _future) -> None:
-        with self._calls_lock:
-            self._calls -= 1
-
-    @property
-    def calls(self) -> int:
-        return self._calls
-
-
-service = Lane(max_workers=1, thread_name_prefix="brigade-service")
+service = ThreadPoolExecutor(max_workers=settings.SERVICE_THREADS, thread_name_prefix="brigade-service")
+service_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-service-writes")
 back_office = ThreadPoolExecutor(max_workers=settings.BACK_OFFICE_THREADS, thread_name_prefix="brigade-office")
 
 
@@ -61,7 +50,19 @@ def is_back_office(path: str) -> bool:
     return path.startswith(BACK_OFFICE_PATHS)
 
 
-def in_service_lane(fn):
-    """`fn` as a coroutine function that runs in the service lane (database connections checked
-    before and after, as channels' database_sync_to_async does)."""
-    return DatabaseSyncToAsync(fn, thread_sensitive=False, executor=service)
+def in_service_lane(fn, *, writes: bool = False):
+    """`fn` as a coroutine function that runs in the service lane (`writes`: in its writing thread),
+    with database connections checked before and after (as channels' database_sync_to_async does) and
+    what it publishes handed to the calling event loop (core.events.serving)."""
+    executor = service_writes if writes else service
+
+    async def call(*args, **kwargs):
+        loop = asyncio.get_running_loop()
+
+        def run():
+            with events.serving(loop):
+                return fn(*args, **kwargs)
+
+        return await DatabaseSyncToAsync(run, thread_sensitive=False, executor=executor)()
+
+    return call

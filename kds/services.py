@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Device
-from core.events import prepare_on_commit, publish_on_commit
+from core.events import publish_on_commit
 from kds import chits, lifecycle, setup, sql
 from kds.models import Screen, Station, StationEvent, Ticket, TicketItem
 from orders.models import Order, OrderLine
@@ -92,7 +92,6 @@ def _store(numbered: list[tuple[Station, str, Ticket | None, int]], *, stamp_tic
         for ticket_id, seq in latest.items():
             Ticket.objects.filter(pk=ticket_id).update(seq=seq)
     stations = {station.pk: station for station, _kind, _ticket, _seq in numbered}
-    prepare_on_commit(list(stations.values()))  # runs before the doorbells below leave
     for station in stations.values():
         _ring(station)
 

@@ -9,6 +9,19 @@ from accounts.pins import hash_pin
 from accounts.models import Device, User
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, the test database is a file (WAL, as in a restaurant), not Django's default shared
+    in-memory one: the server reads in several threads while another writes (core.lanes), and an
+    in-memory shared-cache database answers such a read "table is locked" at once instead of serving
+    it from the last commit as WAL does."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not database.get("TEST", {}).get("NAME"):
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """The default password hasher costs ~0.4 s a call by design; tests that make users use a cheap one.

@@ -28,14 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def handler():
-    """The handler with a service lane and a back-office lane of one thread each, named as the
-    server's; their database connections are closed when the test ends."""
+    """The handler with the service lane's two parts and a back-office lane of one thread each, named
+    as the server's; their database connections are closed when the test ends."""
     handler = ThreadedASGIHandler(
         service=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-service"),
+        service_writes=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-service-writes"),
         back_office=ThreadPoolExecutor(max_workers=1, thread_name_prefix="brigade-office"),
     )
     yield handler
-    for lane in (handler.service, handler.back_office):
+    for lane in (handler.service, handler.service_writes, handler.back_office):
         lane.submit(connections.close_all).result()
         lane.shutdown(wait=True)
 
@@ -140,6 +141,15 @@ async def test_it_runs_admin_and_fiscal_pages_in_the_back_office_lane(handler, s
     assert (await call(handler, "GET", "/api/v1/menu/"))["status"] == 401  # service
     threads = [thread for kind, thread in signal_threads if kind == "started"]
     assert [name.split("_")[0] for name in threads] == ["brigade-office", "brigade-office", "brigade-service"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_it_runs_requests_that_change_things_in_the_service_lanes_writing_thread(handler, signal_threads):
+    assert (await call(handler, "POST", "/api/v1/orders/", body=b"{}"))["status"] == 401
+    assert (await call(handler, "GET", "/api/v1/orders/1/"))["status"] == 401
+    threads = [thread for kind, thread in signal_threads if kind == "started"]
+    assert [name.split("_")[0] for name in threads] == ["brigade-service-writes", "brigade-service"]
 
 
 # --- A JSON body reaches the view ------------------------------------------------------------------------
@@ -341,3 +351,40 @@ def test_it_sends_at_once_when_the_serving_loop_is_not_running(sent_synchronousl
         idle.close()
     assert sent_synchronously == [("alerts", "kds.alert")]
     assert idle not in events._queued
+
+
+# --- The Django internals core.http relies on -----------------------------------------------------------
+
+
+def test_django_is_the_release_series_the_handlers_internals_were_checked_against():
+    """core.http names the Django internals it relies on. A new Django series may change any of them
+    without notice: before this test is updated, each one in core.http's docstring must be checked
+    again (and the tests below extended if the list changes)."""
+    import django
+
+    from core import http
+
+    assert django.VERSION[:2] == http.CHECKED_WITH, (
+        f"Django {django.get_version()} is not the {'.'.join(map(str, http.CHECKED_WITH))}.x series core.http was "
+        "checked against: re-check every internal listed in core/http.py's docstring, then update CHECKED_WITH."
+    )
+
+
+def test_the_internals_the_handler_relies_on_are_there_with_the_signatures_it_uses():
+    import inspect
+
+    from django.core.handlers import asgi, base
+    from django.http import HttpResponse
+
+    def parameters(function) -> list[str]:
+        return list(inspect.signature(function).parameters)
+
+    assert parameters(base.BaseHandler.load_middleware) == ["self", "is_async"]
+    assert parameters(base.BaseHandler.get_response) == ["self", "request"]
+    assert parameters(asgi.ASGIHandler.read_body) == ["self", "receive"]
+    assert parameters(asgi.ASGIHandler.create_request) == ["self", "scope", "body_file"]
+    assert parameters(asgi.ASGIHandler.send_response) == ["self", "response", "send"]
+    assert parameters(asgi.get_script_prefix) == ["scope"]
+    assert HttpResponse()._handler_class is None  # the attribute response.close() sends request_finished from
+    assert "close_at" in vars(connections["default"]) and "connection" in vars(connections["default"])
+    assert parameters(connections.all) == ["initialized_only"]

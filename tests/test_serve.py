@@ -1,18 +1,24 @@
 """`manage.py serve`: daphne and the background loops in one process, stopped cleanly by a signal.
 
 The loop runner is tested directly; the command itself in a subprocess on a free loopback port, with
-its own data dir (file SQLite) — a page, a WebSocket, then SIGTERM / Ctrl-C.
+its own data dir (file SQLite) — a page, a WebSocket, then SIGTERM / Ctrl-C; and a write lock held by
+another connection while tills and screens go on.
 """
 
 import asyncio
+import json
 import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -237,3 +243,87 @@ def test_it_says_so_and_fails_when_the_port_is_taken(serve):
         serve.start()
         assert serve.process.wait(timeout=60) != 0
     assert "Could not listen" in serve.output()
+
+
+# --- A back-office transaction holding SQLite's write lock ----------------------------------------------
+
+
+def api(base: str, token: str, path: str, body: dict | None = None, timeout: float = 30) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, method="POST" if body is not None else "GET",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def demo_order(base: str, token: str) -> dict:
+    """An entrecôte-frites: the grill (and the fryer, expo) get a ticket."""
+    status, menu = api(base, token, "/api/v1/menu/")
+    assert status == 200
+    items = {item["name"]: item for category in menu["categories"] for item in category["items"]}
+    item = items["Entrecôte frites"]
+    modifiers = [group["modifiers"][0]["id"] for group in item["modifier_groups"] if group.get("min", 0) >= 1]
+    return {"idempotency_key": str(uuid.uuid4()), "order_type": "take_away",
+            "lines": [{"item": item["id"], "quantity": 1, "modifiers": modifiers}]}
+
+
+def test_a_write_lock_held_elsewhere_does_not_freeze_screens_or_tills(serve):
+    """A back-office transaction (another connection) holds SQLite's write lock while a till's order
+    waits for it: meanwhile kitchen screens still get their frames for what was committed and tills
+    still read. Only the order waits, and goes through once the lock is released."""
+    serve.data_dir.mkdir(parents=True)
+    serve.manage("migrate", "--no-input", "-v", "0")
+    serve.manage("demo")
+    till_token = serve.manage("device_token", "Lock test till", "--role", "integration").split()[-1]
+    screen_token = serve.manage("device_token", "Lock test screen", "--role", "kds").split()[-1]
+    serve.start()
+    serve.wait_until_up()
+    base = f"http://127.0.0.1:{serve.port}"
+    screen_url = f"ws://127.0.0.1:{serve.port}/ws/kds/grill/"
+    headers = {"Authorization": f"Bearer {screen_token}"}
+
+    status, first = api(base, till_token, "/api/v1/orders/", demo_order(base, till_token))
+    assert status == 201
+    screen = ws_connect(screen_url, additional_headers=headers, open_timeout=10)
+    assert f'data-order-id="{first["id"]}"' in screen.recv(timeout=10)  # the snapshot
+
+    back_office = sqlite3.connect(serve.data_dir / "brigade.sqlite3", isolation_level=None, timeout=30)
+    back_office.execute("BEGIN IMMEDIATE")  # the write lock, until the rollback below
+    try:
+        waiting: dict = {}
+        order = threading.Thread(
+            target=lambda: waiting.update(answer=api(base, till_token, "/api/v1/orders/", demo_order(base, till_token))))
+        order.start()
+        time.sleep(1.0)  # the order is now waiting for the lock (it cannot have been written)
+        assert "answer" not in waiting
+
+        # A till reads an order.
+        status, read = api(base, till_token, f"/api/v1/orders/{first['id']}/", timeout=15)
+        assert status == 200 and read["id"] == first["id"]
+        # A screen that connects now gets its snapshot; the open one answers its ping.
+        with ws_connect(screen_url, additional_headers=headers, open_timeout=15) as late:
+            assert f'data-order-id="{first["id"]}"' in late.recv(timeout=15)
+        screen.send(json.dumps({"action": "ping"}))
+        assert json.loads(screen.recv(timeout=15))["type"] == "pong"
+
+        assert "answer" not in waiting, "the lock was held all along: the order could not be written"
+    finally:
+        back_office.execute("ROLLBACK")
+        back_office.close()
+
+    order.join(30)
+    status, second = waiting["answer"]
+    assert status == 201
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        frame = screen.recv(timeout=15)
+        if f'data-order-id="{second["id"]}"' in frame:
+            break
+    else:
+        raise AssertionError("the order written after the lock never reached the screen")
+    screen.close()
+    serve.process.send_signal(signal.SIGTERM)
+    assert serve.process.wait(timeout=10) == 0, serve.output()

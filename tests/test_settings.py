@@ -54,7 +54,7 @@ def test_it_is_secure_by_default(clean_env):
     assert values["DEBUG"] is False
     assert values["KDS_ROLE"] == "store"
     assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
-    assert values["CHANNEL_LAYERS"]["default"]["BACKEND"] == "core.layers.InMemoryChannelLayer"
+    assert values["CHANNEL_LAYERS"]["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
 
 
 def test_it_reads_the_secret_key_from_a_file(clean_env, tmp_path):

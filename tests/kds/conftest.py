@@ -9,9 +9,10 @@ import pytest
 import pytest_asyncio
 from django.utils import timezone
 
-from core import events, lanes
+from core import events
 from core.hub import hub_for_loop
 
+from kds import frames
 from kds.models import Station
 from orders.models import Allergen, Category, Item, Modifier, ModifierGroup, Order, OrderLine, OrderLineModifier, Table
 
@@ -106,7 +107,7 @@ async def settled() -> None:
     other stations) be sent, and stop this loop's hub readers (a screen a failed test left open) and
     wait for them, those the last screen's leave cancelled included."""
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(lanes.service, lambda: None)  # what the test left in the lane is done
+    await frames.passes_done()  # the frames the test's screens asked for are drawn
     await asyncio.gather(*(task for task in events._pending if task.get_loop() is loop), return_exceptions=True)
     for reader in hub_for_loop().readers.values():
         reader.cancel()

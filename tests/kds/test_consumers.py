@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from kds import consumers, selectors, services
+from kds import consumers, frames, selectors, services
 from core.lanes import in_service_lane
 from kds.models import Station, Ticket
 from tests.kds.test_printing import station_printer
@@ -32,7 +32,7 @@ application = URLRouter(websocket_urlpatterns)
 async def clean_layer():
     layer = get_channel_layer()
     await layer.flush()
-    consumers.frame_cache.clear()
+    frames.frame_cache.clear()
     yield
     await layer.flush()
 
@@ -346,11 +346,11 @@ async def test_it_rejoins_its_groups_periodically(stations, kds_screen, joined, 
 async def test_it_uses_one_render_for_every_screen_of_a_station(stations, menu, kds_screen, monkeypatch):
     screens = [(await opened("/ws/kds/grill/", kds_screen.token))[0] for _ in range(4)]
     renders = []
-    real = consumers._render_station
-    monkeypatch.setattr(consumers, "_render_station", lambda station, result: renders.append(station.slug) or real(station, result))
+    real = frames.render_station
+    monkeypatch.setattr(frames, "render_station", lambda station, result: renders.append(station.slug) or real(station, result))
     await place(menu)
-    frames = [await next_html(ws) for ws in screens]
-    assert len(set(frames)) == 1 and renders == ["grill"]
+    sent = [await next_html(ws) for ws in screens]
+    assert len(set(sent)) == 1 and renders == ["grill"]
     for ws in screens:
         await ws.disconnect()
 

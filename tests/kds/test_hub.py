@@ -9,16 +9,15 @@ import logging
 
 import pytest
 import pytest_asyncio
-from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
+from channels.layers import InMemoryChannelLayer
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from core import events
-from kds import consumers, services
+from kds import consumers, frames, services
 from core import hub as hub_module
 from core.hub import Hub, hub_for_loop
 from core.lanes import in_service_lane
-from core.layers import InMemoryChannelLayer
 from tests.kds.conftest import add_line, make_order, settled
 from tests.kds.test_consumers import next_html, opened, seq_of
 
@@ -314,7 +313,7 @@ async def layer():
     layer = get_channel_layer()
     forget_other_loops(layer)
     await layer.flush()
-    consumers.frame_cache.clear()
+    frames.frame_cache.clear()
     yield layer
     await settled()
     await layer.flush()
@@ -324,7 +323,7 @@ async def layer():
 @in_service_lane
 def place(menu):
     """A steak-frites order sent to the kitchen in its own transaction, in the service lane as the
-    server runs orders: one thread, so the screens' frames are never read in the middle of a write."""
+    server runs orders."""
     with transaction.atomic():
         order = make_order()
         line = add_line(order, menu["steak"])
@@ -334,7 +333,7 @@ def place(menu):
 
 async def group_members(layer, group: str) -> set[str]:
     """The channels the layer holds in `group`, on the in-memory layer or on Redis."""
-    if isinstance(layer, ChannelsInMemoryChannelLayer):
+    if isinstance(layer, InMemoryChannelLayer):
         return set(layer.groups.get(group, {}))
     connection = layer.connection(layer.consistent_hash(group))
     return {member.decode() for member in await connection.zrange(layer._group_key(group), 0, -1)}
@@ -439,7 +438,7 @@ async def test_it_sends_frames_in_seq_order_when_a_doorbell_rings_during_a_catch
 
     # That catch-up renders its frame, then is held before sending it.
     held, release = asyncio.Event(), asyncio.Event()
-    real_render = consumers._render_pass
+    real_render = frames.render_pass
 
     async def held_render(board, since, at_least):
         result = await real_render(board, since, at_least)
@@ -448,7 +447,7 @@ async def test_it_sends_frames_in_seq_order_when_a_doorbell_rings_during_a_catch
             await release.wait()
         return result
 
-    monkeypatch.setattr(consumers, "_render_pass", held_render)
+    monkeypatch.setattr(frames, "render_pass", held_render)
     screen.frames_lock = WatchedLock()
     rung = asyncio.Event()
     real_kds_event = screen.kds_event
@@ -470,9 +469,9 @@ async def test_it_sends_frames_in_seq_order_when_a_doorbell_rings_during_a_catch
     assert waited.done() or done.done()  # the doorbell reached the screen
     release.set()
 
-    frames = [await next_html(ws), await next_html(ws)]
-    assert [seq_of(frame) for frame in frames] == [1, 2]
-    assert f'data-order-id="{first.pk}"' in frames[0] and f'data-order-id="{second.pk}"' in frames[1]
+    sent = [await next_html(ws), await next_html(ws)]
+    assert [seq_of(frame) for frame in sent] == [1, 2]
+    assert f'data-order-id="{first.pk}"' in sent[0] and f'data-order-id="{second.pk}"' in sent[1]
     await asyncio.wait_for(rung.wait(), timeout=5)
     assert screen.seq == 2
     waited.cancel()

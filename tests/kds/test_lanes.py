@@ -1,42 +1,14 @@
-"""core.lanes and the frames drawn as an order commits (kds.consumers.prepare_frames)."""
+"""core.lanes: the service lane is a pool (one call waiting never stops the others), the back-office
+paths, and what a service-lane call publishes reaches the calling loop."""
 
+import asyncio
 import threading
 
 import pytest
+from django.conf import settings
 
-from core import lanes
-from kds import consumers, services
-from kds.consumers import Board, frame_cache, watched
-from core.lanes import Lane
-from tests.kds.conftest import add_line, make_order
-
-
-def test_a_lane_counts_its_calls_running_and_waiting():
-    lane = Lane(max_workers=1)
-    release = threading.Event()
-    started = threading.Event()
-
-    def blocked():
-        started.set()
-        release.wait(5)
-
-    first = lane.submit(blocked)
-    started.wait(5)
-    second = lane.submit(lambda: None)
-    assert lane.calls == 2  # one running, one waiting
-    release.set()
-    first.result(5), second.result(5)
-    lane.shutdown(wait=True)
-    assert lane.calls == 0
-
-
-def test_a_lane_call_that_raises_is_counted_out_too():
-    lane = Lane(max_workers=1)
-    future = lane.submit(lambda: 1 / 0)
-    with pytest.raises(ZeroDivisionError):
-        future.result(5)
-    lane.shutdown(wait=True)
-    assert lane.calls == 0
+from core import events, lanes
+from core.lanes import in_service_lane
 
 
 def test_back_office_paths():
@@ -48,52 +20,53 @@ def test_back_office_paths():
     assert not lanes.is_back_office("/till/")
 
 
-@pytest.fixture
-def grill_watched(stations):
-    """A grill screen connected here, brought up to the grill's current event number."""
-    board = Board("prep", stations["grill"])
-    watched.add(board)
-    frame_cache.clear()
-    frame_cache.note(board.key, stations["grill"].last_seq)
-    yield board
-    watched.remove(board)
-    frame_cache.clear()
-
-
-def send_steak(menu):
-    order = make_order()
-    line = add_line(order, menu["steak"])
-    services.send_lines_to_kitchen(order=order, lines=[line])
-    return order
-
-
+@pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-def test_the_committing_thread_draws_the_frame_the_doorbell_will_ask_for(menu, grill_watched, monkeypatch):
-    monkeypatch.setattr("core.events._server_loop", lambda: object())  # as inside the server
-    monkeypatch.setattr("core.events.publish_now", lambda group, event: None)
-    since = frame_cache.latest(grill_watched.key)
-    order = send_steak(menu)
-    hit = frame_cache.get((*grill_watched.key, since), since + 1)
-    assert hit is not None, "the frame is ready before any screen asks"
-    seq, html = hit
-    assert seq == since + 1 and f'data-order-id="{order.pk}"' in html
+async def test_the_service_lane_runs_as_many_calls_at_once_as_it_has_threads():
+    assert settings.SERVICE_THREADS >= 2
+    together = threading.Barrier(settings.SERVICE_THREADS, timeout=10)  # broken unless all are in at once
+    results = await asyncio.wait_for(
+        asyncio.gather(*(in_service_lane(together.wait)() for _ in range(settings.SERVICE_THREADS))), timeout=20)
+    assert sorted(results) == list(range(settings.SERVICE_THREADS))
 
 
+@pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-def test_frames_are_left_to_the_doorbells_when_calls_wait_for_the_service_lane(menu, grill_watched, monkeypatch):
-    monkeypatch.setattr("core.events._server_loop", lambda: object())
-    monkeypatch.setattr("core.events.publish_now", lambda group, event: None)
-    monkeypatch.setattr(Lane, "calls", property(lambda lane: 3))  # a rush: orders queue for the lane
-    since = frame_cache.latest(grill_watched.key)
-    send_steak(menu)
-    assert frame_cache.get((*grill_watched.key, since), since + 1) is None
+async def test_a_call_that_waits_does_not_stop_the_others():
+    """A call stuck (as on SQLite's write lock) holds one thread; the next calls are still served."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def stuck():
+        started.set()
+        return release.wait(30)
+
+    waiting = asyncio.ensure_future(in_service_lane(stuck)())
+    try:
+        assert await asyncio.to_thread(started.wait, 10)
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(in_service_lane(lambda n=n: n * 2)() for n in range(5))), timeout=10)
+        assert answers == [0, 2, 4, 6, 8]
+        assert not waiting.done()
+    finally:
+        release.set()
+    assert await asyncio.wait_for(waiting, timeout=10) is True
 
 
+@pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-def test_nothing_is_drawn_outside_the_server(menu, grill_watched, monkeypatch):
-    """A management command or a shell sends tickets too: no loop, no screens here, nothing drawn."""
-    monkeypatch.setattr("core.events.publish_now", lambda group, event: None)
-    rendered = []
-    monkeypatch.setattr(consumers, "render_frame", lambda *args: rendered.append(args))
-    send_steak(menu)
-    assert rendered == []
+async def test_what_a_service_lane_call_publishes_is_handed_to_the_calling_loop(monkeypatch):
+    handed = []
+    monkeypatch.setattr(events, "_hand_over", lambda loop, layer, group, event: handed.append((loop, group)))
+    monkeypatch.setattr(events, "_send_sync", lambda layer, group, event: pytest.fail("sent synchronously"))
+    await in_service_lane(events.publish_now)("alerts", {"type": "kds.alert"})
+    assert handed == [(asyncio.get_running_loop(), "alerts")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_writes_run_one_at_a_time_in_the_service_lanes_writing_thread():
+    names = await asyncio.gather(*(in_service_lane(lambda: threading.current_thread().name, writes=True)()
+                                   for _ in range(3)))
+    assert len(set(names)) == 1 and names[0].startswith("brigade-service-writes")
+    assert not (await in_service_lane(lambda: threading.current_thread().name)()).startswith("brigade-service-writes")
