@@ -52,6 +52,13 @@ def test_it_shows_an_error_when_a_chain_is_stopped(rivoli, rivoli_key, cloud_tra
 
     status = sync_status()
     assert status["state"] == "error" and "truncated" in status["error"]
+    # A French till sees what to do in French; the English cause stays for the admin.
+    from django.utils import translation
+
+    with translation.override("fr"):
+        html = render_indicator()
+    assert "title=\"Synchronisation cloud arrêtée\xa0: voir l&#x27;administration\"" in html
+    assert "truncated" not in html
 
 
 def test_it_serves_the_indicator_to_paired_devices_only(client, till, configured):
