@@ -76,6 +76,46 @@ OVERFLOW_JS = """
 """
 
 
+# Every piece of text a person can read: text nodes, tooltips, placeholders, labels for screen readers.
+TEXTS_JS = """
+() => {
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest('script, style, template, [hidden]')) continue;
+    const text = node.textContent.trim();
+    if (text) texts.push(text);
+  }
+  for (const el of document.querySelectorAll('[title], [placeholder], [aria-label], input[type=submit][value]')) {
+    for (const name of ['title', 'placeholder', 'aria-label']) {
+      const value = el.getAttribute(name);
+      if (value && value.trim()) texts.push(value.trim());
+    }
+    if (el.matches('input[type=submit]')) texts.push(el.value.trim());
+  }
+  return texts;
+}
+"""
+
+
+def english_msgids() -> set[str]:
+    """Our catalogue's English texts that French reads differently: seeing one on a French page means a
+    string escaped translation. Single short words shared by both languages ("Bar", "Total") and texts
+    with placeholders are left out."""
+    from tests.test_translations import FR_PO, read_po
+
+    found = set()
+    for entry in read_po(FR_PO):
+        msgid, french = entry["msgid"], entry["msgstr"].get(None) or entry["msgstr"].get(0)
+        if not msgid or not french or french == msgid or len(msgid) < 4 or not re.search(r"[A-Za-z]{3}", msgid):
+            continue
+        if re.search(r"%\(|%s|%d|\{", msgid):
+            continue
+        found.add(msgid)
+    return found
+
+
 def api(server, token: str, path: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"{server.base_url}/api/v1/{path}",
@@ -190,6 +230,7 @@ def test_every_screen_fits_its_boxes(browser, live_server, restaurant, language,
     SHOTS.mkdir(parents=True, exist_ok=True)
     width, height = SIZES[size]
     broken = {}
+    untranslated = english_msgids() if language == "fr" else set()
     for name, (state, reach) in SCREENS.items():
         context = browser.new_context(
             storage_state=restaurant[state], locale=LANGUAGES[language], viewport={"width": width, "height": height},
@@ -204,11 +245,19 @@ def test_every_screen_fits_its_boxes(browser, live_server, restaurant, language,
             assert page.locator("html").get_attribute("lang") == language, f"{name} is not in {language}"
             page.screenshot(path=str(SHOTS / f"{name}-{language}-{size}.png"), full_page=True)
             problems = page.evaluate(OVERFLOW_JS)
+            english = sorted({text for text in page.evaluate(TEXTS_JS) if text in untranslated})
+            problems += [f"English on a French page: {text!r}" for text in english]
             if problems:
                 broken[name] = problems
         finally:
             context.close()
     assert broken == {}, json.dumps(broken, indent=1, ensure_ascii=False)
+
+
+def test_the_catalogue_scan_knows_our_english_texts():
+    texts = english_msgids()
+    assert "Page not found" in texts and "Back to the start page" in texts
+    assert not any("%(" in text for text in texts)
 
 
 def test_the_check_sees_an_overflow(page: Page):
