@@ -7,6 +7,7 @@ The tests are black-box: they prepare data with management commands run against 
 browser or an API client sees. Each test module gets its own server and database.
 """
 
+import json
 import os
 import signal
 import socket
@@ -175,3 +176,23 @@ def device_token(manage, name: str, role: str) -> str:
 def pair(page, server: LiveServer, token: str) -> None:
     """Pair the page's browser context as a device, the way a manager does it: open the pairing link."""
     page.goto(f"{server.base_url}/pair/?token={token}")
+
+
+def api(server: LiveServer, token: str, path: str, body: dict | None = None) -> dict:
+    """Call the JSON API as a device (GET without a body, POST with one); the answer, parsed."""
+    request = urllib.request.Request(
+        f"{server.base_url}/api/v1/{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def log_in(page, server: LiveServer, username: str = "alice", pin: str = "1234") -> None:
+    """Log a member of staff in by PIN on a paired till, as a server does at the start of service."""
+    page.goto(f"{server.base_url}/login/")
+    page.click(f'a[data-user="{username}"]')
+    page.fill('input[name="pin"]', pin)
+    page.click('.pin-form button[type="submit"]')
+    page.wait_for_load_state("networkidle")

@@ -2,15 +2,13 @@
 station and on expo, a bump clears both screens, the bump bar works, and screens recover by
 themselves from a dropped connection and from a server crash."""
 
-import json
 import re
-import urllib.request
 import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import device_token, pair
+from tests.e2e.conftest import api, device_token, pair
 
 pytestmark = pytest.mark.e2e
 
@@ -49,15 +47,6 @@ def screen(browser, browser_context_args, live_server, kitchen):
     for context in contexts:
         context.close()
 
-
-def api(server, token: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{server.base_url}/api/v1/{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
 
 
 def send_order(server, kitchen, *names: str) -> dict:

@@ -9,14 +9,12 @@ them: the check finds overflow, only a person finds ugliness.
 
 import json
 import re
-import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, device_token, pair
+from tests.e2e.conftest import ROOT, api, device_token, log_in, pair
 
 pytestmark = pytest.mark.e2e
 
@@ -116,22 +114,6 @@ def english_msgids() -> set[str]:
     return found
 
 
-def api(server, token: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{server.base_url}/api/v1/{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
-def log_in(page: Page, server, username: str, pin: str) -> None:
-    page.goto(f"{server.base_url}/login/")
-    page.click(f'a[data-user="{username}"]')
-    page.fill('input[name="pin"]', pin)
-    page.click('.pin-form button[type="submit"]')
-    page.wait_for_load_state("networkidle")
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import device_token, pair
+from tests.e2e.conftest import device_token, log_in, pair
 
 pytestmark = pytest.mark.e2e
 
-
-def log_in(page: Page, server, username: str = "alice", pin: str = "1234") -> None:
-    page.goto(f"{server.base_url}/login/")
-    page.click(f'a[data-user="{username}"]')
-    page.fill('input[name="pin"]', pin)
-    page.click('.pin-form button[type="submit"]')
-    page.wait_for_load_state("networkidle")
 
 
 def shell(manage, code: str):
