@@ -68,12 +68,17 @@ def test_the_examples_cover_every_code():
     assert {reason.code for reason, _ in ENGLISH} == set(reasons.ENGLISH) == set(reasons.DISPLAY)
 
 
-@pytest.mark.parametrize("code", sorted(reasons.DISPLAY))
+CATALOGUE = {**reasons.DISPLAY, "sequence_gap (one record)": reasons.DISPLAY_SINGLE_GAP,
+             **{f"level {level}": text for level, text in reasons.LEVELS.items()}}
+
+
+@pytest.mark.parametrize("code", sorted(CATALOGUE))
 def test_every_reason_code_has_a_french_text(code):
-    msgid = str(reasons.DISPLAY[code])
+    with translation.override("en"):
+        english = str(CATALOGUE[code])
     with translation.override("fr"):
-        french = str(reasons.DISPLAY[code])
-    assert french != msgid and french.strip()
+        french = str(CATALOGUE[code])
+    assert french != english and french.strip()
 
 
 def test_every_example_reads_in_french_with_its_numbers():
