@@ -12,6 +12,7 @@ from django.db import transaction
 from fiscal import chain as fc
 from fiscal import codes, db, keys, services
 from fiscal.models import ChainHead, SealedRecord
+from fiscal.reasons import Reason
 from fiscal.verifier import ClosureTally, VerifyResult, verify_chain
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,9 @@ class StoreReport:
     """The verification of every chain of this store."""
 
     results: dict[str, VerifyResult] = field(default_factory=dict)
-    errors: list[tuple[str, int, str]] = field(default_factory=list)  # first broken record of each chain
+    # first broken record of each chain; reasons and warnings are fiscal.reasons.Reason (English strings
+    # for the command line and the journal, `.display()` for the page)
+    errors: list[tuple[str, int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     closures_checked: int = 0
 
@@ -41,7 +44,7 @@ def verify_store(*, strict: bool = False, journal_failure: bool = True, operator
     ring = keys.keyring()
     report = StoreReport()
     if not db.triggers_present():
-        report.warnings.append("the immutability triggers are missing from the database")
+        report.warnings.append(Reason("triggers_missing"))
     heads = {h.chain: h for h in ChainHead.objects.all()}
     day_closures: list[tuple[int, dict]] = []
 
@@ -68,10 +71,10 @@ def verify_store(*, strict: bool = False, journal_failure: bool = True, operator
         head_seq = head.seq if head else 0
         if head_seq != result.last_seq or (head and head.seq and head.hash != result.last_hash):
             if head_seq > result.last_seq:
-                error = (chain, result.last_seq + 1, f"record {result.last_seq + 1} is missing "
-                         f"(the chain head says the chain ends at {head_seq})")
+                error = (chain, result.last_seq + 1, Reason("head_beyond_records", seq=result.last_seq + 1,
+                                                            head=head_seq))
             else:
-                error = (chain, result.last_seq, f"the chain head ({head_seq}) does not match the last record")
+                error = (chain, result.last_seq, Reason("head_mismatch", head=head_seq))
             report.errors.append(error)
             result.ok = False
             result.first_error = error

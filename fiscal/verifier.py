@@ -1,5 +1,5 @@
 """Verification of fiscal chains: links, hashes, numbering, grand totals, closures, signatures. Pure:
-no database, no Django. The wire format and the canonical bytes are described in fiscal/chain.py.
+no database, no request (Django only to translate reasons, fiscal/reasons.py). The wire format and the canonical bytes are described in fiscal/chain.py.
 
     verify_chain(records, public_key, start=None, *, chain=None, strict=False) -> VerifyResult
 
@@ -13,8 +13,8 @@ no database, no Django. The wire format and the canonical bytes are described in
   signature. Sound because each signed record commits to every record and signature before it.
 
     VerifyResult(ok, count, first_error, chain, last_seq, last_hash, last_signature)
-    first_error: None or (chain, seq, reason) — the FIRST broken record, reason in plain English
-    (stable prefixes: "bad signature", "hash mismatch", "broken link", "sequence gap", "perpetual grand
+    first_error: None or (chain, seq, reason) — the FIRST broken record, reason a fiscal.reasons.Reason:
+    plain English as a string, with a stable code and params for translated display (stable prefixes: "bad signature", "hash mismatch", "broken link", "sequence gap", "perpetual grand
     total", "signed with an unknown key", "malformed record"). count: records verified good; last_*:
     the new high-water mark, meaningful when ok.
 
@@ -34,6 +34,7 @@ from fiscal.chain import (
     CLOCK_BACK, CLOSURE, DAY, KNOWN_FLAGS, MONTH, SUPPORTED_VERSIONS, TOTAL_CHAINS, TYPES, Keyring,
     add_to_grand_total, header_of, receipt_amounts, record_hash, signature_ok, zero_grand_total,
 )
+from fiscal.reasons import Reason
 
 CHECKPOINT_EVERY = 64  # signatures checked on every Nth record in the default (non-strict) mode
 
@@ -53,7 +54,7 @@ class VerifyResult:
 
 
 class _Broken(Exception):
-    def __init__(self, seq: int, reason: str):
+    def __init__(self, seq: int, reason: Reason):
         super().__init__(reason)
         self.seq = seq
         self.reason = reason
@@ -118,7 +119,8 @@ class ChainVerifier:
             self._fail(broken.seq, broken.reason)
             return False
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            self._fail(seq if isinstance(seq, int) else self._expect_seq, f"malformed record ({exc.__class__.__name__}: {exc})")
+            self._fail(seq if isinstance(seq, int) else self._expect_seq,
+                       Reason("malformed_record", kind=exc.__class__.__name__, error=str(exc)))
             return False
         self.count += 1
         self._window.append((wire["seq"], wire["key_id"], wire["hash"], wire["signature"]))
@@ -144,11 +146,11 @@ class ChainVerifier:
 
     # --- internals ---
 
-    def _fail(self, seq: int, reason: str) -> None:
+    def _fail(self, seq: int, reason: Reason) -> None:
         # A bad signature earlier in the pending window is the real first break: report it instead.
         bad = self._first_bad_signature()
         if bad is not None and bad < seq:
-            self.error = (self.chain or "?", bad, "bad signature (record altered or forged without the key)")
+            self.error = (self.chain or "?", bad, Reason("bad_signature"))
         else:
             self.error = (self.chain or "?", seq, reason)
         self._window.clear()
@@ -156,7 +158,7 @@ class ChainVerifier:
     def _flush_signatures(self) -> bool:
         bad = self._first_bad_signature()
         if bad is not None:
-            self.error = (self.chain or "?", bad, "bad signature (record altered or forged without the key)")
+            self.error = (self.chain or "?", bad, Reason("bad_signature"))
             self._window.clear()
             return False
         self._window.clear()
@@ -185,50 +187,48 @@ class ChainVerifier:
     def _check(self, wire: Mapping):
         seq = wire["seq"]
         if not isinstance(seq, int) or isinstance(seq, bool):
-            raise _Broken(self._expect_seq, "sequence number is not an integer")
+            raise _Broken(self._expect_seq, Reason("seq_not_integer"))
         chain = wire["chain"]
         if self.chain is None:
             self.chain = chain
         if chain != self.chain:
-            raise _Broken(seq, f"record of chain {chain!r} inside chain {self.chain!r}")
+            raise _Broken(seq, Reason("foreign_chain", chain=chain, expected=self.chain))
         if self._prev_hash is None and self._expect_seq == 1:
             self._prev_hash = self.keyring.genesis(chain, wire["key_id"])
             if self._prev_hash is None:
-                raise _Broken(seq, f"signed with an unknown key {wire['key_id']!r}")
+                raise _Broken(seq, Reason("unknown_key", key_id=wire["key_id"]))
         if wire["v"] not in SUPPORTED_VERSIONS:
-            raise _Broken(seq, f"unknown format version {wire['v']!r}")
+            raise _Broken(seq, Reason("unknown_version", version=wire["v"]))
         if seq != self._expect_seq:
             if seq > self._expect_seq:
-                missing = f"record {self._expect_seq} is missing" if seq == self._expect_seq + 1 else (
-                    f"records {self._expect_seq}–{seq - 1} are missing")
-                raise _Broken(seq, f"sequence gap: {missing}")
-            raise _Broken(seq, f"sequence out of order: expected {self._expect_seq}")
+                raise _Broken(seq, Reason("sequence_gap", first=self._expect_seq, last=seq - 1))
+            raise _Broken(seq, Reason("sequence_order", expected=self._expect_seq))
         if wire["prev_hash"] != self._prev_hash:
-            raise _Broken(seq, "broken link: prev_hash is not the previous record's hash")
+            raise _Broken(seq, Reason("broken_link_hash"))
         if self._prev_signature is not None and wire["prev_signature"] != self._prev_signature:
-            raise _Broken(seq, "broken link: prev_signature is not the previous record's signature")
+            raise _Broken(seq, Reason("broken_link_signature"))
         payload_text = wire["payload"]
         if not isinstance(payload_text, str):
-            raise _Broken(seq, "payload is not canonical JSON text")
+            raise _Broken(seq, Reason("payload_not_text"))
         if record_hash(header_of(wire), payload_text) != wire["hash"]:
-            raise _Broken(seq, "hash mismatch: the record's content was altered")
+            raise _Broken(seq, Reason("hash_mismatch"))
         if wire["key_id"] not in self.keyring.keys:
-            raise _Broken(seq, f"signed with an unknown key {wire['key_id']!r}")
+            raise _Broken(seq, Reason("unknown_key", key_id=wire["key_id"]))
         rtype = wire["type"]
         if rtype not in TYPES.get(chain, ()):
-            raise _Broken(seq, f"type {rtype!r} does not belong in chain {chain!r}")
+            raise _Broken(seq, Reason("type_not_in_chain", type=rtype, chain=chain))
         last_type_seq = self._type_seqs.get(rtype)
         expected_type_seq = (last_type_seq + 1) if last_type_seq is not None else (1 if self.start is None else None)
         if expected_type_seq is not None and wire["type_seq"] != expected_type_seq:
-            raise _Broken(seq, f"{rtype} number {wire['type_seq']} where {expected_type_seq} was expected")
+            raise _Broken(seq, Reason("type_number", type=rtype, number=wire["type_seq"], expected=expected_type_seq))
         flags = wire["flags"]
         if list(flags) != sorted(set(flags)) or not set(flags) <= KNOWN_FLAGS:
-            raise _Broken(seq, f"unknown or unsorted flags {flags!r}")
+            raise _Broken(seq, Reason("bad_flags", flags=flags))
         timestamp = wire["timestamp"]
         if len(timestamp) != 27 or timestamp[-1] != "Z":
-            raise _Broken(seq, "timestamp is not in the canonical form")
+            raise _Broken(seq, Reason("timestamp_form"))
         if timestamp < self._prev_timestamp and CLOCK_BACK not in flags:
-            raise _Broken(seq, "timestamp earlier than the previous record's, without the clock_back flag")
+            raise _Broken(seq, Reason("clock_back"))
         payload = None
         if chain in TOTAL_CHAINS:
             payload = json.loads(payload_text)
@@ -236,7 +236,7 @@ class ChainVerifier:
             if self._grand is not None:
                 expected = add_to_grand_total(self._grand, payload)
                 if grand != expected:
-                    raise _Broken(seq, f"perpetual grand total {grand} where {expected} was expected")
+                    raise _Broken(seq, Reason("grand_total", grand=grand, expected=expected))
             self._grand = grand
         elif chain == CLOSURE:
             payload = json.loads(payload_text)
@@ -264,23 +264,23 @@ class ChainVerifier:
             known = self._closures.get(part["seq"])
             if known is None:
                 if self.start is None:
-                    raise _Broken(seq, f"summarises closure {part['seq']}, which is not in the chain")
+                    raise _Broken(seq, Reason("closure_not_in_chain", closure=part["seq"]))
                 return
             if known[0] != part["hash"] or known[1] != below:
-                raise _Broken(seq, f"summarised closure {part['seq']} does not match the chain (hash or level)")
+                raise _Broken(seq, Reason("closure_mismatch", closure=part["seq"]))
             seen.append(known[2])
         total = sum(p["total"] for p in seen)
         if total != payload["total"]:
-            raise _Broken(seq, f"{rtype} closure total {payload['total']} is not the sum of its closures ({total})")
+            raise _Broken(seq, Reason("closure_total", level=rtype, total=payload["total"], sum=total))
         by_rate: dict[str, int] = {}
         for p in seen:
             for row in p["vat"]:
                 by_rate[str(row["rate"])] = by_rate.get(str(row["rate"]), 0) + row["total"]
         mine = {str(row["rate"]): row["total"] for row in payload["vat"]}
         if by_rate != mine:
-            raise _Broken(seq, f"{rtype} closure VAT totals are not the sum of its closures")
+            raise _Broken(seq, Reason("closure_vat", level=rtype))
         if seen and payload["grand_total"] != seen[-1]["grand_total"]:
-            raise _Broken(seq, f"{rtype} closure grand total differs from its last closure's")
+            raise _Broken(seq, Reason("closure_grand_total", level=rtype))
 
 
 def verify_chain(records: Iterable[Mapping], public_key, start=None, *, chain: str | None = None,
@@ -349,19 +349,19 @@ class ClosureTally:
         closure_rates = {str(row["rate"]): row["total"] for row in p["vat"]}
         problems = []
         if acc["count"] != expected_count or p["count"] != expected_count:
-            problems.append(f"covers receipts {first}–{last} but {acc['count']} were found")
+            problems.append(Reason("receipts_count", first=first, last=last, found=acc["count"]))
         if acc["total"] != p["total"]:
-            problems.append(f"total {p['total']} but the receipts add up to {acc['total']}")
+            problems.append(Reason("receipts_total", total=p["total"], found=acc["total"]))
         if acc["by_rate"] != closure_rates:
-            problems.append("VAT totals differ from the receipts'")
+            problems.append(Reason("receipts_vat"))
         if acc.get("last_hash") != p["last_hash"]:
-            problems.append("last hash is not the last receipt's")
+            problems.append(Reason("receipts_last_hash"))
         if acc.get("grand_total") != p["grand_total"]:
-            problems.append("perpetual grand total is not the last receipt's")
+            problems.append(Reason("receipts_grand_total"))
         if acc["by_type"] != p.get("by_type", acc["by_type"]):
-            problems.append("counts per type differ from the receipts'")
+            problems.append(Reason("receipts_by_type"))
         if problems:
-            self.error = (CLOSURE, cseq, "day closure " + p["period"] + ": " + "; ".join(problems))
+            self.error = (CLOSURE, cseq, Reason("day_closure", period=p["period"], problems=problems))
         else:
             self.checked += 1
 
@@ -370,8 +370,8 @@ class ClosureTally:
         while self._i < len(self.ranges) and self.error is None:
             first, last, cseq, p = self.ranges[self._i]
             if last > ticket_verified_through:
-                self.error = (CLOSURE, cseq, f"day closure {p['period']} covers receipts up to {last}, "
-                              f"beyond the last verified receipt {ticket_verified_through}")
+                self.error = (CLOSURE, cseq, Reason("closure_beyond_receipts", period=p["period"], last=last,
+                                                    verified=ticket_verified_through))
                 break
             self._close_current()
         return self.error
