@@ -47,7 +47,10 @@ def envsecret(name: str) -> str | None:
 
 
 DATA_DIR = Path(os.getenv("KDS_DATA_DIR") or BASE_DIR / "var").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The data dir holds the database (sessions, PIN hashes, sales), the secret and signing keys and the
+# archives: the server's user only.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+DATA_DIR.chmod(0o700)
 
 
 def _generated_secret_key() -> str:
@@ -133,14 +136,29 @@ TEMPLATES = [
 # SQLite by default: WAL so readers never wait for the writer, a busy timeout so writers queue instead
 # of failing, and IMMEDIATE transactions so a transaction takes the write lock up front (no deadlock
 # when two read-then-write transactions race, which is what sequence allocation does).
+#
+# synchronous=FULL: a commit returns only once the write-ahead log is on the disk, so a receipt handed to
+# a customer survives a power cut the next instant (with NORMAL the last commits before a cut may roll
+# back, and their receipt numbers be given again). bench/sealing.py measures what it costs.
 DEFAULT_SQLITE = f"sqlite:///{DATA_DIR / 'brigade.sqlite3'}"
+SQLITE_SYNCHRONOUS = os.getenv("KDS_SQLITE_SYNCHRONOUS", "FULL").upper()
+if SQLITE_SYNCHRONOUS not in ("FULL", "EXTRA", "NORMAL"):
+    raise ImproperlyConfigured(f"KDS_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL, not {SQLITE_SYNCHRONOUS!r}")
 DATABASES = {"default": dj_database_url.parse(os.getenv("DATABASE_URL") or DEFAULT_SQLITE, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={SQLITE_SYNCHRONOUS}; PRAGMA foreign_keys=ON;",
     }
+    # SQLite creates the -wal and -shm files with the database file's permissions: a database file
+    # made owner-only before SQLite first opens it keeps all three owner-only.
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if _sqlite_file.parent == DATA_DIR:
+        os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT, 0o600))
+        for _path in (_sqlite_file, Path(f"{_sqlite_file}-wal"), Path(f"{_sqlite_file}-shm")):
+            if _path.exists():
+                _path.chmod(0o600)
     DATABASES["default"]["TEST"] = {"NAME": os.getenv("KDS_TEST_DB_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

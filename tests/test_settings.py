@@ -41,6 +41,7 @@ def load_settings() -> dict:
         ("KDS_DAILY_CLOSURE_HOUR", "4am"),
         ("KDS_ROLE", "warehouse"),
         ("SECRET_KEY_FILE", "/nonexistent/secret"),
+        ("KDS_SQLITE_SYNCHRONOUS", "OFF"),
     ],
 )
 def test_it_refuses_a_bad_environment_value(clean_env, name, value):
@@ -83,3 +84,29 @@ def test_it_generates_the_secret_key_into_the_data_dir_once(tmp_path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert secret_key_in_new_process(data_dir) == first  # stable across restarts
     assert secret_key_in_new_process(tmp_path / "other") != first  # each instance its own
+
+
+def test_it_keeps_the_data_dir_and_the_database_files_to_the_server_user(tmp_path):
+    """The directory 0700; the database, its write-ahead log and shared-memory file 0600, also when
+    SQLite creates the last two while the server runs. Commits wait for the disk (synchronous=FULL)."""
+    data_dir = tmp_path / "var"
+    data_dir.mkdir(mode=0o755)  # made by someone else, too open
+    env = {**os.environ, "KDS_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    for name in ENV_NAMES + ["KDS_SQLITE_SYNCHRONOUS"]:
+        env.pop(name, None)
+    probe = (
+        "import json, os, stat, django; django.setup();"
+        "from django.db import connection;"
+        "from django.core.management import call_command; call_command('migrate', verbosity=0);"
+        "c = connection.cursor(); c.execute('CREATE TABLE IF NOT EXISTS probe (x)'); c.execute('INSERT INTO probe VALUES (1)');"
+        "c.execute('PRAGMA synchronous'); level = c.fetchone()[0];"
+        "db = connection.settings_dict['NAME'];"
+        "modes = {p: stat.S_IMODE(os.stat(f'{db}{p}').st_mode) for p in ('', '-wal', '-shm')};"
+        "print(json.dumps({'level': level, 'modes': modes}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    found = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    assert found["modes"] == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+    assert found["level"] == 2  # FULL
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

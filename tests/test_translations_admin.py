@@ -118,3 +118,13 @@ def test_every_text_marked_for_translation_is_in_the_french_catalogue(tmp_path):
     ours = {(e["msgctxt"], e["msgid"]) for e in read_po(FR_PO)}
     found = {(e["msgctxt"], e["msgid"]) for e in read_po(copy / "locale" / "fr" / "LC_MESSAGES" / "django.po")}
     assert sorted(found - ours, key=str) == []
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_catalogues_compile_without_error(language, tmp_path):
+    """msgfmt --check: what compilemessages would refuse (an entry cut in two, a placeholder lost)."""
+    import subprocess
+
+    po = Path(settings.BASE_DIR) / "locale" / language / "LC_MESSAGES" / "django.po"
+    result = subprocess.run(["msgfmt", "--check", "-o", str(tmp_path / "django.mo"), str(po)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
