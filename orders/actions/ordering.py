@@ -172,6 +172,7 @@ def place_order(
     note: str = "",
     source: str,
     send: bool = True,
+    rush: bool = False,
 ) -> Order:
     """Validate, price (on the server) and write a whole order; with `send`, hand it to the kitchen.
 
@@ -189,7 +190,7 @@ def place_order(
     _take_stock(resolved)
     order = _create_order(
         order_type=order_type, source=source, table=table, covers=covers, server=server, device=device,
-        customer_name=customer_name.strip(), note=note.strip(),
+        customer_name=customer_name.strip(), note=note.strip(), is_rush=rush is True,
     )
     stored = selectors.StoredPricing()  # a new order: no lines to read
     created = _create_lines(order, resolved, stored)
