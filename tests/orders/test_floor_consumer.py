@@ -163,7 +163,7 @@ async def test_an_oversized_frame_closes_with_1009(till, menu):
     assert (await communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 1009}
 
 
-async def test_a_paid_table_turns_free_by_itself(till, alice, menu, monkeypatch):
+async def test_a_paid_table_turns_free_by_itself(till, alice, menu):
     order = await sync_to_async(ordering.open_table)(device=till, server=alice, table=menu.tables["5"], covers=2)
     # Paid nine minutes 59.5 seconds ago: green for another half second.
     closed_at = timezone.now() - floor_plan.PAID_SHOWN_FOR + dt.timedelta(seconds=0.5)
