@@ -19,3 +19,8 @@ def fire_course(sender, *, order, course, **kwargs):
 @receiver(signals.lines_voided, dispatch_uid="kds.lines_voided")
 def strike_through(sender, *, order, lines, reason, **kwargs):
     services.void_lines(order=order, lines=lines, reason=reason)
+
+
+@receiver(signals.rush_changed, dispatch_uid="kds.rush_changed")
+def follow_rush(sender, *, order, rush, **kwargs):
+    services.set_order_rush(order=order, rush=rush)

@@ -261,6 +261,24 @@ def void_lines(*, order: Order, lines: Sequence[OrderLine], reason: str) -> None
         _queue_void_slips(order, touched.values(), voided_lines, reason)
 
 
+def set_order_rush(*, order: Order, rush: bool) -> list[Ticket]:
+    """The server marked the order rush (or took the mark off): its tickets not yet bumped follow,
+    and their stations redraw them (screens pin rush tickets first). Bumped tickets keep what they
+    were cooked as. Returns the tickets changed."""
+    with transaction.atomic():
+        tickets = list(
+            Ticket.objects.filter(order=order).exclude(status=Ticket.Status.DONE).exclude(is_rush=rush)
+            .select_related("station").order_by("pk")
+        )
+        changed = [t for t in tickets if Ticket.objects.filter(pk=t.pk, is_rush=not rush).update(is_rush=rush)]
+        changes = _Changes()
+        for ticket in changed:
+            ticket.is_rush = rush
+            changes.add(ticket.station, StationEvent.Kind.UPDATED, ticket)
+        _record(changes)
+        return changed
+
+
 # --- Screens → kitchen --------------------------------------------------------------------------------
 
 

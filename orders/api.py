@@ -283,12 +283,16 @@ def orders(request: HttpRequest) -> JsonResponse:
     customer_name = _get(data, "customer_name", "str", "customer_name", default="")
     note = _get(data, "note", "str", "note", default="")
     send = _get(data, "send", "bool", "send", default=True)
+    rush = _get(data, "rush", "bool", "rush", default=False)
     device = request.device
+    if rush and device.role == Device.Role.KIOSK:
+        raise BadRequest(403, "forbidden", _("Only tills and integrations mark an order rush."), "rush")
 
     def place() -> dict:
         order = ordering.place_order(
             device=device, order_type=order_type, table=_table(data), covers=covers, lines=lines,
             customer_name=customer_name, note=note, source=SOURCE_BY_ROLE[device.role], send=send,
+            rush=rush,
         )
         return {**shapes.order_as_dict(order, written_lines=order.written_lines), "idempotency_key": key}
 

@@ -95,6 +95,7 @@ def order_as_dict(order: Order, *, written_lines: list[OrderLine] | None = None)
         "covers": order.covers,
         "customer_name": order.customer_name,
         "note": order.note,
+        "rush": order.is_rush,
         "lines": [line_dict(line, priced[line.pk]) for line in lines],
         "subtotal": _money(totals.subtotal),
         "discount": _money(totals.order_discount),

@@ -19,3 +19,7 @@ course_fired = Signal()
 # lines: lines of the order just voided after they were sent (struck through on the tickets); reason:
 # the server's words, printed on the void slip.
 lines_voided = Signal()
+
+# order, rush: the order was just marked rush (True) or no longer rush (False); its kitchen tickets still
+# open follow.
+rush_changed = Signal()

@@ -23,6 +23,7 @@ urlpatterns = [
     path("orders/<int:order_id>/lines/<int:line_id>/remove/", lines.remove_line, name="remove_line"),
     path("orders/<int:order_id>/lines/<int:line_id>/void/", lines.void_line, name="void_line"),
     path("orders/<int:order_id>/send/", lines.send, name="send"),
+    path("orders/<int:order_id>/rush/", lines.rush, name="rush"),
     path("orders/<int:order_id>/courses/<int:course>/hold/", lines.hold_course, name="hold_course"),
     path("orders/<int:order_id>/courses/<int:course>/fire/", lines.fire_course, name="fire_course"),
     path("orders/<int:order_id>/transfer/", ticket.transfer, name="transfer"),

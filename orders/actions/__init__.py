@@ -1,7 +1,7 @@
 """The business rules of the orders domain, one module per capability:
 
     ordering    placing orders, opening a table, adding and removing lines, cancel, transfer, merge
-    courses     sending to the kitchen, holding and firing courses, voiding sent lines
+    courses     sending to the kitchen, holding and firing courses, voiding sent lines, rush
     discounts   order and line discounts (manager approval above a threshold)
     bills       pre-bills and split bills
     payments    taking payments, closing settled and free orders

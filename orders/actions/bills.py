@@ -15,6 +15,7 @@ from fiscal import services as fiscal
 from orders import pricing, receipts, selectors
 from orders.actions.base import check_int, device_name, locked, operator_name
 from orders.errors import OrderError
+from orders.floor_events import tables_changed
 from orders.lines import MAX_COVERS
 from orders.models import Order
 
@@ -26,6 +27,7 @@ def print_pre_bill(*, order: Order, operator: User, device: Device | None = None
     order = locked(order)
     Order.objects.filter(pk=order.pk).update(pre_bill_count=F("pre_bill_count") + 1)
     order.refresh_from_db()
+    tables_changed(order)
     record = fiscal.seal_pre_bill(
         payload=receipts.pre_bill_payload(order), operator=operator_name(operator), device=device_name(device or order.device)
     )

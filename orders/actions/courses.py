@@ -1,5 +1,5 @@
 """What the kitchen is told: sending an order's new lines, holding and firing courses, voiding a line
-it already has. The kitchen hears of it only through orders.signals, inside the order's transaction
+it already has, marking the order rush. The kitchen hears of it only through orders.signals, inside the order's transaction
 (kds.receivers writes the tickets), so a ticket never exists without its order or the other way."""
 
 from django.db import transaction
@@ -60,6 +60,22 @@ def fire_course(*, order: Order, course: int) -> list[OrderLine]:
             lines=list(OrderLine.objects.filter(pk__in=unseen).select_related("item").order_by("course", "id")),
         )
     return list(OrderLine.objects.filter(pk__in=fired).order_by("id"))
+
+
+@transaction.atomic
+def set_rush(*, order: Order, rush: bool, operator: User | None) -> bool:
+    """Mark the order rush (or not). The kitchen's open tickets of the order follow
+    (`signals.rush_changed`); lines sent later carry the mark too. Nothing is journalled: it changes
+    the kitchen's order of work, not the bill. Takes the order's row lock; the change is a
+    compare-and-set, so a second identical tap changes nothing. Returns whether it changed."""
+    if not isinstance(rush, bool):
+        raise OrderError("invalid_rush", _("Rush is either on or off."), field="rush")
+    order = locked(order)
+    if not Order.objects.filter(pk=order.pk, is_rush=not rush).update(is_rush=rush):
+        return False
+    order.is_rush = rush
+    signals.rush_changed.send(sender=Order, order=order, rush=rush, operator=operator)
+    return True
 
 
 @transaction.atomic

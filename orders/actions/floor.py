@@ -1,5 +1,6 @@
 """The floor plan: tables added on the first free cell of their area, moved a cell at a time, removed
-when they have no open order and no history."""
+when they have no open order and no history. Each change rings the tills' floor plans after commit
+(orders.floor_events)."""
 
 from django.db import transaction
 from django.db.models import ProtectedError
@@ -7,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from orders import selectors
 from orders.errors import OrderError
+from orders.floor_events import floor_changed
 from orders.models import Table
 
 ROW_WIDTH = 8  # cells of an area's row before a new table goes to the next row
@@ -24,6 +26,7 @@ def add_table(*, table: Table) -> Table:
             x, y = 0, y + 1
     table.x, table.y = x, y
     table.save()
+    floor_changed()
     return table
 
 
@@ -37,6 +40,7 @@ def move_table(*, table: Table, dx: int, dy: int) -> Table:
         raise OrderError("cell_taken", _("Another table is already there."))
     Table.objects.filter(pk=table.pk).update(x=x, y=y)
     table.x, table.y = x, y
+    floor_changed()
     return table
 
 
@@ -49,6 +53,7 @@ def delete_table(*, table: Table) -> None:
     try:
         with transaction.atomic():
             table.delete()
+            floor_changed()
     except ProtectedError:
         raise OrderError(
             "table_has_history",

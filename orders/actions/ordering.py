@@ -20,6 +20,7 @@ from orders import pricing, selectors
 from orders.actions.base import check_int, check_text, locked, order_closed, publish_item, reprice, send_lines
 from orders.actions.validation import Resolved, resolve_lines
 from orders.errors import OrderError
+from orders.floor_events import floor_changed, tables_changed
 from orders.lines import MAX_COVERS, LineSpec
 from orders.models import Item, Modifier, Order, OrderLine, OrderLineModifier, Table
 from orders.numbering import next_number
@@ -171,6 +172,7 @@ def place_order(
     note: str = "",
     source: str,
     send: bool = True,
+    rush: bool = False,
 ) -> Order:
     """Validate, price (on the server) and write a whole order; with `send`, hand it to the kitchen.
 
@@ -188,13 +190,14 @@ def place_order(
     _take_stock(resolved)
     order = _create_order(
         order_type=order_type, source=source, table=table, covers=covers, server=server, device=device,
-        customer_name=customer_name.strip(), note=note.strip(),
+        customer_name=customer_name.strip(), note=note.strip(), is_rush=rush is True,
     )
     stored = selectors.StoredPricing()  # a new order: no lines to read
     created = _create_lines(order, resolved, stored)
     reprice(order, stored)
     if send:
         send_lines(order, created)
+    tables_changed(order)
     order.written_lines = sorted((line for line in created if line.parent_id is None), key=lambda line: (line.course, line.pk))
     return order
 
@@ -204,6 +207,7 @@ def open_table(*, device: Device, server: User | None, table: Table, covers: int
     """Open an empty eat-in order on `table` for `covers` guests. A table has at most one open order
     (constraint `orders_order_one_open_per_table`): OrderError "table_occupied" otherwise."""
     _check_header(order_type=Order.Type.EAT_IN, table=table, covers=covers, source=Order.Source.TILL)
+    floor_changed()  # rings only if the order is written (the transaction commits)
     return _create_order(
         order_type=Order.Type.EAT_IN, source=Order.Source.TILL, table=table, covers=covers, server=server, device=device
     )
@@ -256,6 +260,7 @@ def cancel_order(*, order: Order, operator: User | None = None) -> Order:
         status=Order.Status.CANCELLED, closed_at=timezone.now(), total=Decimal("0.00")
     )
     order.refresh_from_db()
+    tables_changed(order)
     return order
 
 
@@ -273,6 +278,7 @@ def transfer_order(*, order: Order, table: Table) -> Order:
             Order.objects.filter(pk=order.pk).update(table=table)
     except IntegrityError:
         raise _table_occupied(table) from None
+    floor_changed()
     order.refresh_from_db()
     return order
 
@@ -299,4 +305,5 @@ def merge_orders(*, source: Order, target: Order) -> Order:
     )
     target.refresh_from_db()
     reprice(target)
+    tables_changed(source, target)
     return target

@@ -15,6 +15,7 @@ from orders import receipts, selectors
 from orders.actions.accounts import charge_account
 from orders.actions.base import device_name, locked, operator_name, order_closed, parse_money
 from orders.errors import OrderError
+from orders.floor_events import tables_changed
 from orders.models import CustomerAccount, Order, Payment
 
 
@@ -92,6 +93,7 @@ def take_payment(
     settled, receipt = False, None
     if applied == due:
         _close_paid(order)
+        tables_changed(order)
         settled = True
         # The payload from what is in hand: the payments read above plus this one (no re-read).
         payments = [*earlier, (method, applied, tip)]
@@ -122,4 +124,5 @@ def close_free_order(*, order: Order, operator: User | None, device: Device) -> 
     if not order.lines.exists():
         raise OrderError("order_empty", _("Nothing was ordered: cancel the order instead."))
     _close_paid(order)
+    tables_changed(order)
     return fiscal.seal_receipt(payload=receipts.receipt_payload(order), operator=operator_name(operator), device=device_name(device))

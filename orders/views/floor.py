@@ -1,14 +1,12 @@
 """The floor plan (tables by area, coloured by state), its editing by a manager, opening a table, and
 the list of orders (take-away, counter and kiosk orders have no table to tap)."""
 
-import datetime as dt
-
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orders import selectors
+from orders import floor_plan, selectors
 from orders.actions import floor as floor_actions
 from orders.actions import ordering
 from orders.errors import OrderError
@@ -16,40 +14,13 @@ from orders.forms import CoversForm, MoveTableForm, TableForm
 from orders.models import Table
 from orders.views.common import client_redirect, floor_manager_required, modal, page, refused, run, till_view, toast
 
-PAID_SHOWN_FOR = dt.timedelta(minutes=10)  # a table just paid stays green this long, then shows free
 COVERS_CHOICES = range(1, 13)
-
-
-def _areas(*, editing: bool = False) -> list[dict]:
-    """Tables grouped by area, each with its state: free, occupied, bill (pre-bill printed) or paid."""
-    tables = selectors.tables_with_state()
-    recently_paid = selectors.recently_paid_tables(PAID_SHOWN_FOR)
-    areas: dict[str, list[Table]] = {}
-    for table in tables:
-        order = table.open_order
-        if order is not None:
-            table.state = "bill" if order.pre_bill_count > 0 else "occupied"
-        elif table.pk in recently_paid:
-            table.state = "paid"
-        else:
-            table.state = "free"
-        areas.setdefault(table.area, []).append(table)
-    result = []
-    for name, area_tables in areas.items():
-        # Each area is drawn from its own top-left table: "Terrasse" at y = 2..3 starts at row 1.
-        left = min(t.x for t in area_tables)
-        top = min(t.y for t in area_tables)
-        for table in area_tables:
-            table.column, table.row = table.x - left + 1, table.y - top + 1
-        columns = max(t.column for t in area_tables) + (1 if editing else 0)
-        result.append({"name": name, "tables": area_tables, "columns": max(columns, 4)})
-    return result
 
 
 @require_GET
 @till_view
 def floor(request):
-    return page(request, "orders/till/floor.html", {"areas": _areas()})
+    return page(request, "orders/till/floor.html", {"areas": floor_plan.areas()})
 
 
 @require_GET
@@ -61,7 +32,7 @@ def orders_list(request):
 
 
 def _floor_edit_page(request, *, form: TableForm | None = None, status: int = 200):
-    return page(request, "orders/till/floor_edit.html", {"areas": _areas(editing=True), "form": form or TableForm()}, status=status)
+    return page(request, "orders/till/floor_edit.html", {"areas": floor_plan.areas(editing=True), "form": form or TableForm()}, status=status)
 
 
 @require_GET

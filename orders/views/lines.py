@@ -1,5 +1,6 @@
 """Changes to an order's lines from the order screen: a tap on an item (or the picker's "Add"), the first
-line of a counter order, removing or voiding a line, sending, holding and firing courses, discounts."""
+line of a counter order, removing or voiding a line, sending, holding and firing courses, marking the
+order rush, discounts."""
 
 from django.conf import settings
 from django.http import Http404
@@ -142,6 +143,22 @@ def send(request, order_id: int):
         return refused(request, error)
     message = _("Sent to the kitchen.") if body.get("sent") else _("Nothing new to send.")
     return ticket_response(request, order, message=message)
+
+
+@require_POST
+@till_view
+def rush(request, order_id: int):
+    """Mark the order rush or not (`rush` = "1" or "0": the state wanted, so a retried tap is harmless)."""
+    order = order_or_404(order_id)
+    wanted = request.POST.get("rush")
+    if wanted not in ("0", "1"):
+        return toast(request, _("Rush is either on or off."), status=422)
+    try:
+        run(request, "till-rush", {"order": order.pk, "rush": wanted},
+            lambda: {"changed": courses.set_rush(order=order, rush=wanted == "1", operator=request.user)})
+    except OrderError as error:
+        return refused(request, error)
+    return ticket_response(request, order, message=_("Rush: the kitchen cooks this order first.") if wanted == "1" else _("Rush taken off."))
 
 
 @require_POST
