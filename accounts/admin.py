@@ -22,9 +22,13 @@ from accounts.models import Device, User
 
 
 def manager_has_permission(request: HttpRequest) -> bool:
-    """The admin's gate: an active staff login whose role is manager (or a superuser). A server who was
-    given is_staff by mistake still gets the login page."""
+    """The admin's gate: an active staff login whose role is manager (or a superuser), made with the
+    manager's password. A PIN login on a shared till never opens the admin (issuing tokens, creating
+    staff): four digits seen over a shoulder must not give that. A server who was given is_staff by
+    mistake still gets the login page."""
     user = request.user
+    if request.session.get(pins.PIN_SESSION_KEY):
+        return False
     return user.is_active and user.is_staff and user.is_manager
 
 

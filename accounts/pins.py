@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -248,3 +250,11 @@ def note_pin_activity(request: HttpRequest) -> None:
     marker = request.session.get(PIN_SESSION_KEY)
     if marker and time.time() - marker.get("seen", 0) > ACTIVITY_PRECISION_SECONDS:
         request.session[PIN_SESSION_KEY] = {**marker, "seen": int(time.time())}
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.password_login_ends_the_pin_session")
+def password_login_ends_the_pin_session(sender, request, user, **kwargs):
+    """A login with the password (the admin's login page) is no longer a PIN session: the PIN marker a
+    manager's earlier PIN login left in the session goes, and with it the PIN's idle limit."""
+    if request is not None and getattr(request, "resolver_match", None) and request.resolver_match.view_name == "admin:login":
+        request.session.pop(PIN_SESSION_KEY, None)

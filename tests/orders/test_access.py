@@ -203,3 +203,21 @@ def test_it_refuses_the_admin_to_a_manager_without_staff_status(client, manager)
     manager.save()
     client.force_login(manager)
     assert client.get("/admin/").status_code == 302
+
+
+def test_a_pin_login_never_opens_the_admin(client, till, manager):
+    """A manager logged in by PIN on a till (fiscal pages, overrides) is sent to the admin's password
+    login; once the password is given, the admin opens."""
+    from django.conf import settings
+
+    from accounts.access import device_cookie_value
+
+    client.cookies[settings.DEVICE_COOKIE_NAME] = device_cookie_value(till)
+    response = client.post("/login/", {"user": manager.pk, "pin": "9999", "next": "/till/"})
+    assert response.status_code == 302 and client.session.get("brigade_pin")
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/accounts/device/").status_code == 302
+    response = client.post("/admin/login/", {"username": "marie", "password": "correct horse battery", "next": "/admin/"})
+    assert response.status_code == 302
+    assert not client.session.get("brigade_pin")
+    assert client.get("/admin/").status_code == 200
