@@ -340,11 +340,17 @@ def test_it_cancels_an_unsent_unpaid_order(menu, place, kitchen):
 # --- Discounts ----------------------------------------------------------------------------------------
 
 
-def test_it_discounts_a_line_and_an_order(menu, place, kitchen, alice):
+def test_it_discounts_a_line_and_an_order(menu, place, kitchen, alice, manager):
     order = place([line(menu.dessert), line(menu.wine, 2)])
     wine = order.lines.get(name="Verre de Bordeaux")
     discounts.apply_discount(line=wine, amount=D("1.00"), operator=alice)
-    order = discounts.apply_discount(order=order, percent=D("10"), operator=alice)
+    # 1.00 off the wine and 10 % off the order: 2.90 off 20.00, 14.5 %, above the 10 % threshold.
+    with pytest.raises(OrderError) as error:
+        discounts.apply_discount(order=order, percent=D("10"), operator=alice)
+    assert error.value.code == "manager_required"
+    order.refresh_from_db()
+    assert (order.discount_percent, order.total) == (D("0"), D("19.00"))  # nothing half-applied
+    order = discounts.apply_discount(order=order, percent=D("10"), operator=alice, manager=manager)
     # (8.00 + 11.00) − 10 % = 19.00 − 1.90
     assert order.total == D("17.10")
     wine.refresh_from_db()
@@ -362,6 +368,26 @@ def test_it_needs_a_manager_above_the_threshold(menu, place, kitchen, alice, man
     order = discounts.apply_discount(order=order, percent=D("15"), operator=alice, manager=manager)
     assert (order.total, order.discount_approved_by) == (D("6.80"), manager)
     assert discounts.apply_discount(order=order, percent=D("50"), operator=manager).total == D("4.00")
+
+
+def test_it_counts_every_discount_of_the_order_against_the_threshold(menu, place, kitchen, alice, manager, settings):
+    """10 % on a line and 10 % on the order make 19 % of the bill: a manager must approve."""
+    settings.KDS_DISCOUNT_MANAGER_THRESHOLD = 10
+    order = place([line(menu.wine, 2)])  # 12.00
+    wine = order.lines.get()
+    discounts.apply_discount(line=wine, percent=D("10"), operator=alice)
+    with pytest.raises(OrderError) as error:
+        discounts.apply_discount(order=order, percent=D("10"), operator=alice)
+    assert error.value.code == "manager_required"
+    assert discounts.discount_effect(order) == D("10")
+    order = discounts.apply_discount(order=order, percent=D("10"), operator=alice, manager=manager)
+    assert order.total == D("9.72") and discounts.discount_effect(order) == D("19")
+    # Taking a discount off never needs a manager, even while the rest stays above the threshold.
+    order = discounts.apply_discount(line=wine, percent=D("0"), operator=alice)
+    assert order.total == D("10.80")
+    # A small order discount that keeps the whole within the threshold needs nobody.
+    order = discounts.apply_discount(order=order, percent=D("5"), operator=alice)
+    assert order.total == D("11.40")
 
 
 def test_it_refuses_discounts_after_a_payment(menu, place, kitchen, alice, till):
