@@ -157,13 +157,26 @@ def _type_error(field: str, expected: str) -> BadRequest:
     return BadRequest(400, "invalid_type", _("“%(field)s” must be %(expected)s.") % {"field": field, "expected": expected}, field)
 
 
-def _get(data: dict, key: str, kind: str, path: str, *, required: bool = False, default: Any = None) -> Any:
-    """data[key] checked against `kind`: "int", "str", "bool", "list", "dict", "money" (string or number)."""
-    if key not in data or data[key] is None:
+def _expected(kind: str) -> str:
+    return {
+        "int": _("an integer"), "str": _("a string"), "bool": _("true or false"), "list": _("a list"),
+        "dict": _("an object"), "money": _("an amount such as \"12.50\""),
+    }[kind]
+
+
+def _get(
+    data: dict, key: str, kind: str, path: str, *, required: bool = False, default: Any = None, nullable: bool = False
+) -> Any:
+    """data[key] checked against `kind`: "int", "str", "bool", "list", "dict", "money" (string or number).
+    An absent key gives `default`. An explicit null is a 400 unless the field is `nullable` (null then
+    means "none", as for a line's seat): `"quantity": null` is a client's mistake, never a quantity of 1."""
+    if key not in data or (data[key] is None and nullable):
         if required:
             raise BadRequest(400, "missing_field", _("“%(field)s” is required.") % {"field": path}, path)
         return default
     value = data[key]
+    if value is None:
+        raise _type_error(path, _expected(kind))
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(path, _("an integer"))
@@ -233,7 +246,7 @@ def parse_lines(data: dict) -> list[LineSpec]:
             "quantity": _get(raw, "quantity", "int", f"{path}.quantity"),
             "modifiers": _ids(raw, "modifiers", f"{path}.modifiers"),
             "note": _get(raw, "note", "str", f"{path}.note"),
-            "seat": _get(raw, "seat", "int", f"{path}.seat"),
+            "seat": _get(raw, "seat", "int", f"{path}.seat", nullable=True),
             "course": _get(raw, "course", "int", f"{path}.course"),
             "hold": _get(raw, "hold", "bool", f"{path}.hold"),
             "slots": slots,
@@ -311,9 +324,9 @@ def payments(request: HttpRequest, order_id: int) -> JsonResponse:
     key = _idempotency_key(data)
     method = _get(data, "method", "str", "method", required=True)
     amount = _get(data, "amount", "money", "amount", required=True)
-    tendered = _get(data, "tendered", "money", "tendered")
+    tendered = _get(data, "tendered", "money", "tendered", nullable=True)
     tip = _get(data, "tip", "money", "tip", default=Decimal("0.00"))
-    account_id = _get(data, "account", "int", "account")
+    account_id = _get(data, "account", "int", "account", nullable=True)
     device = request.device
     account = None
     if account_id is not None:

@@ -189,6 +189,10 @@ BAD_ORDERS = {
     "quantity as a string": (lambda m: _order_with(m, quantity="2"), 400, "invalid_type"),
     "quantity as a float": (lambda m: _order_with(m, quantity=1.5), 400, "invalid_type"),
     "quantity true": (lambda m: _order_with(m, quantity=True), 400, "invalid_type"),
+    "quantity null": (lambda m: _order_with(m, quantity=None), 400, "invalid_type"),
+    "course null": (lambda m: _order_with(m, course=None), 400, "invalid_type"),
+    "send null": (lambda m: order_body(m, send=None), 400, "invalid_type"),
+    "covers null": (lambda m: order_body(m, covers=None), 400, "invalid_type"),
     "item as a string": (lambda m: _order_with(m, item=str(m.dessert.pk)), 400, "invalid_type"),
     "modifiers not a list": (lambda m: _order_with(m, modifiers=m.poivre.pk), 400, "invalid_type"),
     "note not a string": (lambda m: _order_with(m, note=["x"]), 400, "invalid_type"),
@@ -214,6 +218,12 @@ def test_it_refuses_bad_orders_with_a_clear_4xx_and_writes_nothing(api, menu, ca
     data = response.json()
     assert data["error"] == code and data["detail"]
     assert (Order.objects.count(), OrderLine.objects.count(), IdempotentRequest.objects.count()) == (0, 0, 0)
+
+
+def test_it_takes_null_as_none_where_a_field_may_be_empty(api, menu):
+    body = order_body(menu)
+    body["lines"][1]["seat"] = None
+    assert api.post("orders/", body).status_code == 201
 
 
 def test_it_names_the_offending_field(api, menu):
