@@ -63,12 +63,12 @@ def pair_with_token(*, token: str, address: str) -> Device | None:
 
 
 # Pairing codes: 6 digits typed on a kitchen TV's remote beat a 43-character token. A million values
-# is guessable, so a code lives 10 minutes, works once, and every pending code is cancelled after
-# PAIRING_CODE_MAX_FAILURES wrong codes from anywhere (a guesser then has ~0.002 % of a chance).
+# is guessable, so a code lives 10 minutes and works once, and each address may get PAIRING_MAX_FAILURES
+# codes or tokens wrong in PAIRING_WINDOW_SECONDS (pairing_blocked): one address has a 0.001 % chance
+# per code. Wrong guesses never cancel the real codes: a stranger must not be able to stop the
+# manager's screens from pairing.
 PAIRING_CODE_PATTERN = re.compile(r"[0-9]{6}")
 PAIRING_CODE_SECONDS = 600
-PAIRING_CODE_MAX_FAILURES = 20
-_CODE_FAILURES_KEY = "brigade:pairing-code-failures"
 
 
 def _code_hash(code: str) -> str:
@@ -103,10 +103,6 @@ def _device_from_pairing_code(code: str) -> Device | None:
         pairing_code_hash="", pairing_code_expires_at=None
     ):
         return device
-    if _count(_CODE_FAILURES_KEY, PAIRING_CODE_SECONDS) >= PAIRING_CODE_MAX_FAILURES:
-        cancelled = Device.objects.exclude(pairing_code_hash="").update(pairing_code_hash="", pairing_code_expires_at=None)
-        cache.delete(_CODE_FAILURES_KEY)
-        logger.warning("Too many wrong pairing codes: %d pending code(s) cancelled", cancelled)
     return None
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.dispatch import receiver
@@ -176,33 +177,44 @@ def check_pin(*, user: User, pin: str, device: Device | None = None) -> PinCheck
     return PinCheck(attempts_left=max(settings.PIN_MAX_FAILURES - user.failed_pin_attempts, 0))
 
 
-def check_manager_pin(pin: str, *, device: Device | None = None) -> User | None:
+def _override_key(device: Device | None, operator: User | None) -> str:
+    return f"brigade:override-failures:{device.pk if device else '-'}:{operator.pk if operator else '-'}"
+
+
+def override_blocked(*, device: Device | None = None, operator: User | None = None) -> bool:
+    """True while the person at this till has typed too many wrong override PINs."""
+    return cache.get(_override_key(device, operator), 0) >= settings.PIN_MAX_FAILURES
+
+
+def check_manager_pin(pin: str, *, device: Device | None = None, operator: User | None = None) -> User | None:
     """The manager whose PIN this is (for an override on a till: a big discount, a void), or None.
 
-    The same lock-out rules as the login screen: a wrong PIN could have been any manager's, so it
-    counts as a failed attempt against every manager it was compared with; the right one clears the
-    matching manager's counter and gives the others their attempt back. A locked manager's PIN is
-    refused until the lock ends (or another manager unlocks it in the admin).
+    Wrong override PINs count against the person typing them on this device (`operator`, `device`),
+    never against the managers: a server could otherwise lock every manager out by typing five wrong
+    PINs. After PIN_MAX_FAILURES wrong ones that person's overrides on that till are refused for
+    PIN_LOCKOUT_SECONDS (journaled once), whatever the PIN. A manager locked by their own failed logins
+    is refused too, until the lock ends or another manager unlocks it in the admin.
     """
+    key = _override_key(device, operator)
+    if override_blocked(device=device, operator=operator):
+        return None
     now = timezone.now()
-    managers = list(User.objects.filter(is_active=True, role=User.Role.MANAGER).exclude(pin_hash=""))
-    claimed = [m for m in managers if _claim_attempt(m, now)]
-    match = next((m for m in claimed if _pin_matches(m, pin)), None)
-    for manager in claimed:
-        if match is not None and manager != match:
-            User.objects.filter(pk=manager.pk, failed_pin_attempts__gt=0).update(
-                failed_pin_attempts=F("failed_pin_attempts") - 1
-            )
+    managers = User.objects.filter(is_active=True, role=User.Role.MANAGER).exclude(pin_hash="")
+    match = next((m for m in managers if pin_locked_until(m, now=now) is None and _pin_matches(m, pin)), None)
     if match is not None:
-        User.objects.filter(pk=match.pk).update(failed_pin_attempts=0)
-        match.refresh_from_db()
+        cache.delete(key)
         return match
-    announce("pin_failure", message="wrong manager override PIN", device=device)
-    for manager in claimed:
-        until = _after_failure(manager, now)
-        if until is not None:
-            announce("pin_lockout", message="PIN locked after repeated failures", operator=manager,
-                    device=device, until=until.isoformat())
+    announce("pin_failure", message="wrong manager override PIN", operator=operator, device=device)
+    cache.add(key, 0, settings.PIN_LOCKOUT_SECONDS)
+    try:
+        failures = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, settings.PIN_LOCKOUT_SECONDS)
+        failures = 1
+    if failures == settings.PIN_MAX_FAILURES:
+        until = now + timedelta(seconds=settings.PIN_LOCKOUT_SECONDS)
+        announce("pin_lockout", message="manager overrides blocked after repeated wrong PINs", operator=operator,
+                 device=device, until=until.isoformat())
     return None
 
 

@@ -30,6 +30,17 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Counters kept in Django's cache (wrong pairing tokens per address, wrong override PINs per
+    person and till) name rows by id, and ids come back after each test's rollback."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fresh_redis_receive_locks():
     """channels-redis keeps one asyncio lock per receiving prefix, and a receive cancelled while it
     waits for that lock (a kitchen hub's reader, when the last screen of a group leaves) leaves it

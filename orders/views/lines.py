@@ -203,9 +203,11 @@ def discount(request, order_id: int):
     data = form.cleaned_data
     manager = None
     if data["manager_pin"]:
-        manager = pins.check_manager_pin(data["manager_pin"], device=request.device)
+        manager = pins.check_manager_pin(data["manager_pin"], device=request.device, operator=request.user)
         if manager is None:
-            form.add_error("manager_pin", _("Wrong manager PIN."))
+            blocked = pins.override_blocked(device=request.device, operator=request.user)
+            form.add_error("manager_pin", _("Too many wrong manager PINs: try again in a few minutes.") if blocked
+                           else _("Wrong manager PIN."))
             context["needs_manager"] = True
             return modal(request, "orders/till/_discount.html", context, status=422)
     amount = {"percent": data["value"]} if data["kind"] == "percent" else {"amount": data["value"]}

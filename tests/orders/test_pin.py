@@ -277,13 +277,33 @@ def test_it_refuses_a_server_pin_as_an_override(manager, alice):
     assert check_manager_pin("1234") is None
 
 
-def test_it_locks_the_override_after_repeated_wrong_pins(manager, journal):
+def test_wrong_override_pins_block_the_person_typing_not_the_manager(manager, alice, till, journal):
+    """Five wrong override PINs from Alice on this till: her overrides there wait; the manager's own
+    PIN still logs in and still approves from another till or another person."""
     for _ in range(settings.PIN_MAX_FAILURES):
-        assert check_manager_pin("0000") is None
-    assert check_manager_pin("9999") is None  # locked, even with the right PIN
+        assert check_manager_pin("0000", device=till, operator=alice) is None
+    assert check_manager_pin("9999", device=till, operator=alice) is None  # Alice blocked here, even with the right PIN
     manager.refresh_from_db()
-    assert manager.pin_locked_until is not None
+    assert (manager.failed_pin_attempts, manager.pin_locked_until) == (0, None)
+    assert check_pin(user=manager, pin="9999").ok
+    assert check_manager_pin("9999", device=till, operator=manager) == manager
     assert [code for code, _ in journal].count(codes.PIN_LOCKOUT) == 1
+    assert [kwargs["operator"] for code, kwargs in journal if code == codes.PIN_LOCKOUT] == ["alice"]
+
+
+def test_a_right_override_pin_clears_the_count(manager, alice, till):
+    for _ in range(settings.PIN_MAX_FAILURES - 1):
+        assert check_manager_pin("0000", device=till, operator=alice) is None
+    assert check_manager_pin("9999", device=till, operator=alice) == manager
+    for _ in range(settings.PIN_MAX_FAILURES - 1):
+        assert check_manager_pin("0000", device=till, operator=alice) is None
+    assert check_manager_pin("9999", device=till, operator=alice) == manager
+
+
+def test_a_manager_locked_by_failed_logins_cannot_approve(manager):
+    for _ in range(settings.PIN_MAX_FAILURES):
+        check_pin(user=manager, pin="0000")
+    assert check_manager_pin("9999") is None
 
 
 def test_it_does_not_count_one_managers_override_against_another(manager, second_manager):
