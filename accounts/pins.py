@@ -237,7 +237,7 @@ def log_in_with_pin(request: HttpRequest, *, user: User, pin: str) -> PinCheck:
     previous = request.user if request.user.is_authenticated else None
     if previous is not None and previous.pk != user.pk:
         announce("logout", message="logged out: another person logged in", operator=previous, device=device)
-    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+    login(request, user, backend="accounts.access.ManagerBackend")
     request.session[PIN_SESSION_KEY] = {"device": device.pk if device else None, "seen": int(time.time())}
     announce("login", message="login by PIN", operator=user, device=device)
     return result

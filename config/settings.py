@@ -6,6 +6,7 @@ process. See the configuration table in README.md.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "axes",
     "accounts",
     "printing",
     "orders",
@@ -110,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.access.DeviceMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out admin login with its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -176,7 +179,19 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.access.ManagerBackend"]  # ModelBackend + managers hold every admin permission
+# Password logins (the admin's) go through django-axes first: AXES_FAILURE_LIMIT wrong passwords for an
+# account, or from an address, lock further tries for AXES_COOLOFF_TIME; managers see and lift the locks
+# in the admin ("Access attempts"). PIN logins on tills have their own lock-out (accounts.pins).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.access.ManagerBackend",  # ModelBackend + managers hold every admin permission
+]
+AXES_FAILURE_LIMIT = envint("KDS_ADMIN_MAX_FAILURES", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("KDS_ADMIN_LOCKOUT_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account, and per address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "access/admin_locked.html"
+AXES_VERBOSE = False
 LOGIN_URL = "orders:pin_login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -221,3 +221,41 @@ def test_a_pin_login_never_opens_the_admin(client, till, manager):
     assert response.status_code == 302
     assert not client.session.get("brigade_pin")
     assert client.get("/admin/").status_code == 200
+
+
+def test_the_admin_login_is_throttled_per_account_and_per_address(client, manager, settings):
+    """Five wrong passwords lock the account's password login for a while, even with the right one
+    afterwards (429, a page in the reader's language); the address is locked for other accounts too.
+    A manager sees the lock in the admin and can lift it."""
+    from django.test import Client
+
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = client.post("/admin/login/", {"username": "marie", "password": "wrong", "next": "/admin/"})
+        assert response.status_code == 200  # the login form again, with its error
+    assert client.post("/admin/login/", {"username": "marie", "password": "wrong"}).status_code == 429  # the last straw
+    response = client.post("/admin/login/", {"username": "marie", "password": "correct horse battery", "next": "/admin/"},
+                           headers={"accept-language": "fr"})
+    assert response.status_code == 429
+    assert "Trop de mots de passe erronés" in response.content.decode()
+    assert client.get("/admin/").status_code == 302  # not logged in
+    # The same account from another address: still locked (per account).
+    elsewhere = Client(REMOTE_ADDR="10.0.0.9")
+    assert elsewhere.post("/admin/login/", {"username": "marie", "password": "correct horse battery"}).status_code == 429
+    # Another manager lifts the lock from another address; then the right password works.
+    from accounts.models import User
+
+    paul = User.objects.create_user("paul", password="another long secret", role=User.Role.MANAGER, is_staff=True)
+    office = Client(REMOTE_ADDR="10.0.0.10")
+    assert office.post("/admin/login/", {"username": "paul", "password": "another long secret"}).status_code == 302
+    listing = office.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200 and "marie" in listing.content.decode()
+    from axes.utils import reset
+
+    reset(username="marie")
+    assert client.post("/admin/login/", {"username": "marie", "password": "correct horse battery"}).status_code == 302
+
+
+def test_the_admin_login_is_throttled_per_address(client, manager, settings):
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": f"guess{attempt}", "password": "wrong"})
+    assert client.post("/admin/login/", {"username": "marie", "password": "correct horse battery"}).status_code == 429
