@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from accounts.models import Device
 from orders import pricing
-from orders.compiled import Prepared, insert_row, insert_rows, update_row, update_rows  # noqa: F401 (kds reads them here)
 from orders.models import Category, CustomerAccount, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table
 
 
