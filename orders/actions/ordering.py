@@ -16,13 +16,12 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Device, User
 from fiscal.business_day import business_day
-from orders import pricing, selectors
+from orders import pricing, selectors, sql
 from orders.actions.base import check_int, check_text, locked, order_closed, publish_item, reprice, send_lines
 from orders.actions.validation import Resolved, resolve_lines
 from orders.errors import OrderError
 from orders.lines import MAX_COVERS, LineSpec
 from orders.models import Item, Modifier, Order, OrderLine, OrderLineModifier, Table
-from orders.numbering import next_number
 
 ORDER_NOTE_MAX_LENGTH = Order._meta.get_field("note").max_length
 CUSTOMER_NAME_MAX_LENGTH = Order._meta.get_field("customer_name").max_length
@@ -151,7 +150,7 @@ def _create_order(**fields) -> Order:
     day = business_day()
     try:
         with transaction.atomic():
-            return Order.objects.create(business_day=day, number=next_number(day), **fields)
+            return Order.objects.create(business_day=day, number=sql.next_number(day), **fields)
     except IntegrityError:
         if fields.get("table") is not None:
             raise _table_occupied(fields["table"]) from None
