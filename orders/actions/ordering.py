@@ -93,7 +93,7 @@ def _create_lines(order: Order, resolved: Sequence[Resolved], stored: selectors.
         modifiers += [(row, m) for m in line.modifiers]
         batch.append(row)
         if line.components:
-            OrderLine.objects.bulk_create(batch)  # the components point at their set menu: it needs its id first
+            sql.insert_lines(batch)  # the components point at their set menu: it needs its id first
             batch = []
         for component in line.components:
             child = OrderLine(
@@ -109,7 +109,7 @@ def _create_lines(order: Order, resolved: Sequence[Resolved], stored: selectors.
         created.append(row)
         created.extend(row._prefetched_objects_cache["components"])
     if batch:
-        OrderLine.objects.bulk_create(batch)
+        sql.insert_lines(batch)
     if modifiers:
         line_modifiers = OrderLineModifier.objects.bulk_create([
             OrderLineModifier(line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32], price_delta=m.price_delta)

@@ -172,3 +172,32 @@ def test_it_reserves_a_key_once_and_stores_its_answer(till):
     sql.store_answer(pk, status=201, response={"order": 12, "lines": [1, 2], "note": "é"})
     stored = IdempotentRequest.objects.get(pk=pk)
     assert (stored.status_code, stored.response) == (201, {"order": 12, "lines": [1, 2], "note": "é"})
+
+
+def test_it_writes_lines_as_bulk_create_does(busy_order, menu):
+    sent = timezone.now()
+
+    def rows(parent=None):
+        return [
+            OrderLine(order=busy_order, item=menu.steak, parent=parent, name="Entrecôte", kitchen_name="ENTRECOTE", quantity=2,
+                      unit_price=D("25.50"), vat_rate=D("10.00"), total=D("51.00"), standalone_price=D("25.50"), note="bleue",
+                      seat=3, course=2, status=OrderLine.Status.SENT, sent_at=sent, created_at=sent),
+            OrderLine(order=busy_order, item=menu.water, parent=parent, name="Eau", kitchen_name="EAU", quantity=1,
+                      unit_price=D("3"), vat_rate=D("5.5"), total=D("3.00"), standalone_price=D("0.00"), created_at=sent),
+        ]
+
+    ours, theirs = rows(), rows()
+    sql.insert_lines(ours)
+    OrderLine.objects.bulk_create(theirs)
+    assert all(line.pk for line in ours) and ours[0].pk < ours[1].pk
+    read = {line.pk: line for line in OrderLine.objects.filter(pk__in=[line.pk for line in ours + theirs])}
+    for mine, orm in zip(ours, theirs, strict=True):
+        for name in sql.LINE_COLUMNS:
+            assert (getattr(read[mine.pk], name), type(getattr(read[mine.pk], name))) == (
+                getattr(read[orm.pk], name), type(getattr(read[orm.pk], name))), name
+    children = rows(parent=ours[0]) * 30  # more rows than one statement takes
+    children = [OrderLine(**{name: getattr(c, name) for name in sql.LINE_COLUMNS}) for c in children]
+    sql.insert_lines(children)
+    assert [c.pk for c in children] == sorted(c.pk for c in children)
+    stored = dict(OrderLine.objects.filter(parent_id=ours[0].pk).values_list("id", "name"))
+    assert [stored[c.pk] for c in children] == [c.name for c in children] and len(stored) == 60
