@@ -26,9 +26,11 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Device
+from orders import sql
 from orders.errors import OrderError
 from orders.models import IdempotentRequest
 
@@ -86,8 +88,8 @@ def replay_or_run(
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = IdempotentRequest.objects.create(
-                    scope=scope, device=device, key=key, request_hash=digest, status_code=0, response={}
+                reserved = sql.reserve_key(
+                    scope=scope, device_id=device.pk, key=key, request_hash=digest, created_at=timezone.now()
                 )
         except IntegrityError:
             record = IdempotentRequest.objects.get(scope=scope, device=device, key=key)
@@ -95,7 +97,7 @@ def replay_or_run(
                 raise IdempotencyKeyReused() from None
             return Answer(record.status_code, record.response, True)
         answer = _as_json(run())
-        IdempotentRequest.objects.filter(pk=record.pk).update(status_code=status, response=answer)
+        sql.store_answer(reserved, status=status, response=answer)
         return Answer(status, answer, False)
 
 

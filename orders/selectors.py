@@ -1,11 +1,11 @@
 """Reads of the orders domain: priced orders, amounts due, the ticket pane, the floor plan, the menu.
 
 Actions call `stored_pricing` / `order_totals` to price what is stored; views, receipts and the API
-call the rest. Plain ORM: the hot paths (a tap on the till, a payment) read a handful of columns with
-`values_list` in a fixed number of queries whatever the size of the order (no query per line).
+call the rest. The hot paths (a tap on the till, a payment) read a handful of columns in a fixed
+number of queries whatever the size of the order (no query per line); the statements they run on every
+call are explicit SQL (orders.sql), the rest is plain ORM.
 """
 
-import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,14 +18,18 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Device
-from orders import pricing
+from orders import pricing, sql
 from orders.models import Category, CustomerAccount, Item, ModifierGroup, Order, OrderLine, Payment, SetMenuSlot, Table
 
 
 def locked_order(pk: int) -> Order:
     """Order `pk`, its row locked until the end of the transaction (SELECT … FOR UPDATE; SQLite's
-    IMMEDIATE transaction already holds the write lock). Order.DoesNotExist if there is none."""
-    return Order.objects.select_for_update().get(pk=pk)
+    IMMEDIATE transaction already holds the write lock). Order.DoesNotExist if there is none.
+    Every tap and payment starts here: explicit SQL (orders.sql)."""
+    order = sql.locked_order(pk)
+    if order is None:
+        raise Order.DoesNotExist("Order matching query does not exist.")
+    return order
 
 
 def table_label(order: Order) -> str | None:
@@ -113,11 +117,7 @@ def stored_pricing(order: Order) -> StoredPricing:
     """The order's billable lines as `StoredPricing`, from one query of the columns pricing needs."""
     found = StoredPricing()
     parents, components = [], defaultdict(list)
-    rows = (
-        OrderLine.objects.filter(order_id=order.pk).exclude(status=OrderLine.Status.VOIDED).order_by("course", "id")
-        .values_list(*(f.name for f in dataclasses.fields(PricingRow)))
-    )
-    for row in (PricingRow(*values) for values in rows):
+    for row in (PricingRow(*values) for values in sql.pricing_rows(order.pk)):
         if row.status == OrderLine.Status.HELD:
             found.held_courses.add(row.course)
         if row.parent_id is None:
@@ -160,15 +160,7 @@ def bill_lines(order: Order) -> list[BillLine]:
     """What `billable_lines` gives (top-level lines not voided, in bill order; components not voided,
     in id order), as plain BillLines: the receipt's data in one query (a line comes once per modifier)."""
     top, components, line = [], defaultdict(list), None
-    rows = (
-        OrderLine.objects.filter(order_id=order.pk).exclude(status=OrderLine.Status.VOIDED)
-        .order_by("course", "id", "modifiers__id")
-        .values_list(
-            "id", "name", "quantity", "unit_price", "vat_rate", "discount_percent", "discount_amount", "standalone_price",
-            "parent_id", "modifiers__name",
-        )
-    )
-    for *values, parent_id, modifier in rows:
+    for *values, parent_id, modifier in sql.bill_rows(order.pk):
         if line is None or line.pk != values[0]:
             line = BillLine(*values)
             (top if parent_id is None else components[parent_id]).append(line)
@@ -181,7 +173,7 @@ def bill_lines(order: Order) -> list[BillLine]:
 
 def payments_of(order: Order) -> list[tuple[str, Decimal, Decimal]]:
     """(method, amount applied to the bill, tip) of each payment taken on `order`, oldest first."""
-    return list(Payment.objects.filter(order_id=order.pk).order_by("id").values_list("method", "amount", "tip"))
+    return sql.payments_of(order.pk)
 
 
 def amount_paid(order: Order, payments: Sequence[tuple[str, Decimal, Decimal]] | None = None) -> Decimal:
@@ -328,21 +320,14 @@ class TicketLine:
         return self.status == OrderLine.Status.VOIDED
 
 
-_TICKET_COLUMNS = [f.name for f in dataclasses.fields(TicketLine)][:14]
-
-
 def ticket_lines(order: Order) -> list[TicketLine]:
     """The order's top-level lines (voided ones too) in course and tap order, each with its modifier
     names and its set-menu components (with theirs): one query whatever the size of the order (a line
     comes once per modifier)."""
     top: list[TicketLine] = []
     components: dict[int, list[TicketLine]] = defaultdict(list)
-    rows = (
-        OrderLine.objects.filter(order_id=order.pk).order_by("course", "id", "modifiers__id")
-        .values_list(*_TICKET_COLUMNS, "modifiers__name")
-    )
     line = None
-    for *values, modifier in rows:
+    for *values, modifier in sql.ticket_rows(order.pk):
         if line is None or line.pk != values[0]:
             line = TicketLine(*values)
             (top if line.parent_id is None else components[line.parent_id]).append(line)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Device, User
 from core.events import publish_on_commit
-from orders import pricing, selectors, signals
+from orders import pricing, selectors, signals, sql
 from orders.errors import OrderError
 from orders.models import Item, Order, OrderLine
 
@@ -94,7 +94,7 @@ def reprice(order: Order, stored: selectors.StoredPricing | None = None) -> pric
     if totals.total < order.total and totals.total < selectors.amount_paid(order):
         raise OrderError("overpaid", _("This change would make the order cost less than what was already paid."))
     if order.total != totals.total:
-        Order.objects.filter(pk=order.pk).update(total=totals.total)
+        sql.set_order_total(order.pk, totals.total)
         order.total = totals.total
     return totals
 

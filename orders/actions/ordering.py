@@ -16,14 +16,13 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Device, User
 from fiscal.business_day import business_day
-from orders import pricing, selectors
+from orders import pricing, selectors, sql
 from orders.actions.base import check_int, check_text, locked, order_closed, publish_item, reprice, send_lines
 from orders.actions.validation import Resolved, resolve_lines
 from orders.errors import OrderError
 from orders.floor_events import floor_changed, tables_changed
 from orders.lines import MAX_COVERS, LineSpec
 from orders.models import Item, Modifier, Order, OrderLine, OrderLineModifier, Table
-from orders.numbering import next_number
 
 ORDER_NOTE_MAX_LENGTH = Order._meta.get_field("note").max_length
 CUSTOMER_NAME_MAX_LENGTH = Order._meta.get_field("customer_name").max_length
@@ -95,7 +94,7 @@ def _create_lines(order: Order, resolved: Sequence[Resolved], stored: selectors.
         modifiers += [(row, m) for m in line.modifiers]
         batch.append(row)
         if line.components:
-            OrderLine.objects.bulk_create(batch)  # the components point at their set menu: it needs its id first
+            sql.insert_lines(batch)  # the components point at their set menu: it needs its id first
             batch = []
         for component in line.components:
             child = OrderLine(
@@ -111,7 +110,7 @@ def _create_lines(order: Order, resolved: Sequence[Resolved], stored: selectors.
         created.append(row)
         created.extend(row._prefetched_objects_cache["components"])
     if batch:
-        OrderLine.objects.bulk_create(batch)
+        sql.insert_lines(batch)
     if modifiers:
         line_modifiers = OrderLineModifier.objects.bulk_create([
             OrderLineModifier(line=line, modifier=m, name=m.name, kitchen_name=m.kitchen_name or m.name[:32], price_delta=m.price_delta)
@@ -152,7 +151,7 @@ def _create_order(**fields) -> Order:
     day = business_day()
     try:
         with transaction.atomic():
-            return Order.objects.create(business_day=day, number=next_number(day), **fields)
+            return Order.objects.create(business_day=day, number=sql.next_number(day), **fields)
     except IntegrityError:
         if fields.get("table") is not None:
             raise _table_occupied(fields["table"]) from None

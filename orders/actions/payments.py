@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Device, User
 from fiscal import services as fiscal
-from orders import receipts, selectors
+from orders import receipts, selectors, sql
 from orders.actions.accounts import charge_account
 from orders.actions.base import device_name, locked, operator_name, order_closed, parse_money
 from orders.errors import OrderError
@@ -86,10 +86,12 @@ def take_payment(
         account = charge_account(account=account, amount=applied)
     elif account is not None:
         raise OrderError("invalid_account", _("Only account payments name an account."), field="account")
-    payment = Payment.objects.create(
-        order=order, method=method, amount=applied, tendered=tendered, change=change, tip=tip,
-        account=account, operator=operator, device=device,
-    )
+    payment = sql.insert_payment({
+        "order_id": order.pk, "method": method, "amount": applied, "tendered": tendered, "change": change, "tip": tip,
+        "account_id": account.pk if account is not None else None, "operator_id": operator.pk if operator is not None else None,
+        "device_id": device.pk if device is not None else None, "created_at": timezone.now(),
+    })
+    payment.order, payment.account, payment.operator, payment.device = order, account, operator, device
     settled, receipt = False, None
     if applied == due:
         _close_paid(order)
@@ -108,7 +110,7 @@ def _close_paid(order: Order) -> None:
     """OPEN → PAID (compare-and-set) with the closing time, on the row and on `order`. Call while
     holding the order's row lock."""
     closed_at = timezone.now()
-    if not Order.objects.filter(pk=order.pk, status=Order.Status.OPEN).update(status=Order.Status.PAID, closed_at=closed_at):
+    if not sql.close_paid(order.pk, closed_at):
         raise order_closed(order)
     order.status, order.closed_at = Order.Status.PAID, closed_at
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from orders import menu_cache
+from orders import menu_cache, sql
 from orders.actions.base import check_int, check_text, is_id, is_int
 from orders.errors import OrderError
 from orders.lines import MAX_COURSE, MAX_COVERS, MAX_LINES, MAX_QUANTITY, NOTE_MAX_LENGTH, LineSpec
@@ -56,8 +56,8 @@ def _load_menu(specs: Sequence[LineSpec]) -> _Menu:
         for choice in spec.slots:
             item_ids.add(choice.item)
             modifier_ids.update(choice.modifiers)
-    items = Item.objects.in_bulk(sorted(i for i in item_ids if is_id(i)))
-    modifiers = Modifier.objects.in_bulk(sorted(m for m in modifier_ids if is_id(m)))
+    items = sql.items_by_id(sorted(i for i in item_ids if is_id(i)))
+    modifiers = sql.modifiers_by_id(sorted(m for m in modifier_ids if is_id(m)))
     groups = menu_cache.modifier_groups(items)
     slots = menu_cache.set_menu_slots(pk for pk, item in items.items() if item.is_set_menu)
     return _Menu(items, modifiers, groups, slots)
