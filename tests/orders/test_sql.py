@@ -67,7 +67,7 @@ def _same_instance(ours, theirs) -> None:
 
 
 @pytest.fixture
-def busy_order(menu, place, alice, till):
+def busy_order(menu, place, alice, manager, till):
     """An order with all kinds of values: a table, a discount, a sent and a voided line, a set menu,
     modifiers, a payment with a tip."""
     order = place(
@@ -78,7 +78,7 @@ def busy_order(menu, place, alice, till):
     wine = order.lines.get(item=menu.wine)
     courses.void_line(line=wine, reason="renversé", operator=alice)
     discounts.apply_discount(line=order.lines.get(item=menu.steak), amount=D("2.35"), operator=alice)
-    discounts.apply_discount(order=order, percent=D("7.5"), operator=alice)
+    discounts.apply_discount(order=order, percent=D("7.5"), operator=alice, manager=manager)  # 11 % in all
     order.refresh_from_db()
     payments.take_payment(order=order, method="card", amount=D("10.10"), tip=D("0.90"), operator=alice, device=till)
     return Order.objects.get(pk=order.pk)
