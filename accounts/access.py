@@ -108,7 +108,7 @@ class DeviceMiddleware:
 
 def device_context(request: HttpRequest) -> dict:
     """Template context: the device, and for a PIN session the idle limit the page's timer enforces."""
-    context = {"device": getattr(request, "device", None)}
+    context = {"device": getattr(request, "device", None), "is_cloud": settings.KDS_ROLE == "cloud"}
     session = getattr(request, "session", None)
     if session is not None and session.get(PIN_SESSION_KEY) and settings.PIN_IDLE_SECONDS > 0:
         context["pin_idle_seconds"] = settings.PIN_IDLE_SECONDS

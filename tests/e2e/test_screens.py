@@ -14,7 +14,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, api, device_token, log_in, pair
+from tests.e2e.conftest import ROOT, LiveServer, api, device_token, log_in, pair
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +117,22 @@ def english_msgids() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def restaurant(live_server, demo, manage, browser, tmp_path_factory) -> dict:
+def cloud(live_server, tmp_path_factory):
+    """The owner's cloud (KDS_ROLE=cloud) beside the store, with the store registered and an owner."""
+    server = LiveServer(data_dir=tmp_path_factory.mktemp("cloud"), extra_env={"KDS_ROLE": "cloud"})
+    server.manage("migrate", "--no-input", "-v", "0")
+    key = tmp_path_factory.mktemp("key") / "store.pem"
+    key.write_text(live_server.manage("fiscal_public_key"))
+    server.manage("store_register", "Bistrot Rivoli", "--public-key-file", str(key))
+    server.manage("shell", "-c", "from accounts.models import User; User.objects.create_user('owner', "
+                  "password='brigade-owner-2026', first_name='Owner', role='manager', is_staff=True)")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def restaurant(live_server, demo, manage, browser, tmp_path_factory, cloud) -> dict:
     """A restaurant in service: a table with a long ticket, a paid order, tickets on the kitchen
     screens; and, per device, a browser state (cookies) to open its pages with."""
     till = device_token(manage, "Screens till", "till")
@@ -159,13 +174,15 @@ def restaurant(live_server, demo, manage, browser, tmp_path_factory) -> dict:
         "kitchen": state("kitchen", lambda page: pair(page, live_server, kds)),
         "kiosk": state("kiosk", lambda page: pair(page, live_server, kiosk)),
         "admin": state("admin", lambda page: admin_login(page, live_server)),
+        "cloud": cloud.base_url,
+        "cloud_owner": state("cloud_owner", lambda page: admin_login(page, cloud, "owner", "brigade-owner-2026")),
     }
 
 
-def admin_login(page: Page, server) -> None:
+def admin_login(page: Page, server, username: str = "marie", password: str = "brigade-demo-2026") -> None:
     page.goto(f"{server.base_url}/admin/login/")
-    page.fill("#id_username", "marie")
-    page.fill("#id_password", "brigade-demo-2026")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_url(re.compile(r"/admin/$"))
 
@@ -203,6 +220,8 @@ SCREENS = {
     "fiscal-verify": ("manager_pin", lambda page, base, r: page.goto(f"{base}/fiscal/verify/")),
     "fiscal-closures": ("manager_pin", lambda page, base, r: page.goto(f"{base}/fiscal/closures/")),
     "not-found": ("unpaired", lambda page, base, r: page.goto(f"{base}/fiscal/")),
+    "cloud-stats": ("cloud_owner", lambda page, base, r: page.goto(f"{r['cloud']}/sync/v1/stats/")),
+    "cloud-admin": ("cloud_owner", lambda page, base, r: page.goto(f"{r['cloud']}/admin/sync/store/")),
 }
 
 
