@@ -125,23 +125,15 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
     """Expo cards show, per item and per ticket, which stations have done their part."""
     stations = _all_stations()
     progress: dict[int, list[tuple[Station, str]]] = defaultdict(list)
-    done_tickets = set()
-    prep = Ticket.objects.filter(expo_ticket_id__in=[t.pk for t in tickets]).order_by().values_list(
-        "pk", "expo_ticket_id", "station_id", "status"
-    )
-    station_of = {}
-    for pk, expo_id, station_id, status in prep:
-        progress[expo_id].append((stations[station_id], status))
-        station_of[pk] = stations[station_id]
-        if status == Ticket.Status.DONE:
-            done_tickets.add(pk)
     line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
-    prep_items = (
-        TicketItem.objects.filter(ticket_id__in=list(station_of)).order_by().values_list("ticket_id", "line_id", "done_at")
-        if station_of else []
-    )
-    for ticket_id, line_id, done_at in prep_items:
-        line_stations[line_id].append((station_of[ticket_id], ticket_id in done_tickets or done_at is not None))
+    seen = set()
+    for pk, expo_id, station_id, status, line_id, done_at in sql.expo_progress([t.pk for t in tickets]):
+        if pk not in seen:  # one row per item: the ticket counts once
+            seen.add(pk)
+            progress[expo_id].append((stations[station_id], status))
+        if line_id is not None:
+            done = status == Ticket.Status.DONE or done_at is not None
+            line_stations[line_id].append((stations[station_id], done))
     order = {s.pk: (s.position, s.name) for s in stations.values()}
     for ticket in tickets:
         ticket.prep_progress = sorted(progress.get(ticket.pk, []), key=lambda ps: order[ps[0].pk])

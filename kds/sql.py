@@ -231,3 +231,20 @@ def modifiers_and_allergens(*, line_ids: list[int], item_ids: list[int]) -> tupl
             else:
                 allergens[owner_id].append(name)
     return mods, allergens
+
+
+def expo_progress(expo_ticket_ids: list[int]) -> list[tuple[int, int, int, str, int | None, object]]:
+    """The preparing tickets of these expo tickets with each of their items, in one statement:
+    (ticket id, expo ticket id, station id, status, line id, item done at); a ticket without items
+    comes once, with line id and done at None."""
+    if not expo_ticket_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.id, t.expo_ticket_id, t.station_id, t.status, ti.line_id, ti.done_at "
+            f"FROM {_quote(Ticket._meta.db_table)} t "
+            f"LEFT JOIN {_quote(TicketItem._meta.db_table)} ti ON ti.ticket_id = t.id "
+            f"WHERE t.expo_ticket_id IN ({_placeholders(expo_ticket_ids)})",
+            list(expo_ticket_ids),
+        )
+        return [(*row[:5], _aware(row[5])) for row in cursor.fetchall()]

@@ -104,3 +104,23 @@ def test_modifiers_and_allergens_match_the_orm(stations, menu, alice, table4):
     only_allergens = sql.modifiers_and_allergens(line_ids=[], item_ids=item_ids)
     assert not only_allergens[0] and dict(only_allergens[1]) == orm_allergens
     assert sql.modifiers_and_allergens(line_ids=[], item_ids=[]) == ({}, {})
+
+
+def test_expo_progress_matches_the_orm(stations, menu, alice, table4):
+    _kitchen(menu, alice, table4)
+    Ticket.objects.filter(station=stations["bar"]).update(status=Ticket.Status.DONE)
+    empty = Ticket.objects.create(order=Order.objects.first(), station=stations["fry"], expo_ticket=Ticket.objects.filter(
+        station=stations["expo"]).first())  # a ticket with no item left comes once, without a line
+    expo_ids = list(Ticket.objects.filter(station=stations["expo"]).values_list("pk", flat=True))
+    tickets = list(Ticket.objects.filter(expo_ticket_id__in=expo_ids).values_list("pk", "expo_ticket_id", "station_id", "status"))
+    items = {}
+    for ticket_id, line_id, done_at in TicketItem.objects.filter(ticket__expo_ticket_id__in=expo_ids).values_list(
+        "ticket_id", "line_id", "done_at"
+    ):
+        items.setdefault(ticket_id, []).append((line_id, done_at))
+    orm = sorted((*ticket, *item) for ticket in tickets for item in items.get(ticket[0], [(None, None)]))
+    rows = sorted(sql.expo_progress(expo_ids), key=lambda row: (row[0], row[4] or 0))
+    assert rows == sorted(orm, key=lambda row: (row[0], row[4] or 0))
+    assert (empty.pk, empty.expo_ticket_id, stations["fry"].pk, Ticket.Status.NEW, None, None) in rows
+    assert any(row[5] == DONE_AT for row in rows) and any(row[3] == Ticket.Status.DONE for row in rows)
+    assert sql.expo_progress([]) == []
