@@ -283,8 +283,7 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
             replays[station_id] = station_events
 
     touched = {ticket_id for evs in replays.values() for _seq, ticket_id, _kind in evs if ticket_id is not None}
-    still_open = Ticket.objects.filter(pk__in=list(touched)).exclude(status=Ticket.Status.DONE).order_by()
-    cards = {t.pk: t for t in _load_cards(stations, still_open)} if touched else {}
+    cards = {t.pk: t for t in _load_cards(stations, sql.open_tickets_among(list(touched)))} if touched else {}
     for station_id, station_events in replays.items():
         ids = {ticket_id for _seq, ticket_id, _kind in station_events if ticket_id is not None}
         upserts = _sorted(cards[i] for i in ids if i in cards)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -248,3 +248,32 @@ def expo_progress(expo_ticket_ids: list[int]) -> list[tuple[int, int, int, str, 
             list(expo_ticket_ids),
         )
         return [(*row[:5], _aware(row[5])) for row in cursor.fetchall()]
+
+
+def open_tickets_among(ticket_ids: list[int]) -> list[Ticket]:
+    """Those of these tickets not yet done, as Ticket instances loaded the way the ORM loads them
+    (Model.from_db, with their values converted as the ORM converts them)."""
+    if not ticket_ids:
+        return []
+    fields = Ticket._meta.concrete_fields
+    convert = [
+        _aware if isinstance(f, models.DateTimeField) else _bool if isinstance(f, models.BooleanField) else None
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_quote(f.column) for f in fields)} FROM {_quote(Ticket._meta.db_table)} "
+            f"WHERE id IN ({_placeholders(ticket_ids)}) AND NOT (status = %s)",
+            [*ticket_ids, Ticket.Status.DONE.value],
+        )
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    return [
+        Ticket.from_db(connection.alias, names, [c(v) if c else v for c, v in zip(convert, row)])
+        for row in rows
+    ]
+
+
+def _bool(value):
+    """SQLite gives 0/1 for a boolean column; the ORM gives bool."""
+    return None if value is None else bool(value)

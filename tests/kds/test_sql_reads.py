@@ -124,3 +124,24 @@ def test_expo_progress_matches_the_orm(stations, menu, alice, table4):
     assert (empty.pk, empty.expo_ticket_id, stations["fry"].pk, Ticket.Status.NEW, None, None) in rows
     assert any(row[5] == DONE_AT for row in rows) and any(row[3] == Ticket.Status.DONE for row in rows)
     assert sql.expo_progress([]) == []
+
+
+def test_open_tickets_among_load_like_the_orm(stations, menu, alice, table4):
+    _kitchen(menu, alice, table4)
+    Ticket.objects.filter(station=stations["bar"]).update(status=Ticket.Status.DONE)
+    Ticket.objects.filter(station=stations["grill"]).update(
+        is_rush=True, started_at=DONE_AT, ready_at=DONE_AT, prep_seconds=75, course=2
+    )
+    ids = list(Ticket.objects.values_list("pk", flat=True))
+    orm = {t.pk: t for t in Ticket.objects.filter(pk__in=ids).exclude(status=Ticket.Status.DONE)}
+    loaded = {t.pk: t for t in sql.open_tickets_among(ids)}
+    assert set(loaded) == set(orm) and len(orm) < len(ids)
+    names = [f.attname for f in Ticket._meta.concrete_fields]
+    for pk, ticket in loaded.items():
+        assert [getattr(ticket, n) for n in names] == [getattr(orm[pk], n) for n in names]
+        assert [type(getattr(ticket, n)) for n in names] == [type(getattr(orm[pk], n)) for n in names]
+        assert not ticket._state.adding
+    grill = [t for t in loaded.values() if t.station_id == stations["grill"].pk]
+    assert grill and all(t.is_rush is True and t.ready_at == DONE_AT for t in grill)
+    assert all(t.is_rush is False for t in loaded.values() if t.station_id != stations["grill"].pk)
+    assert sql.open_tickets_among([]) == []
