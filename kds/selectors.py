@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
-from kds import chits, lifecycle, setup
+from kds import chits, lifecycle, setup, sql
 from kds.models import Station, StationEvent, Ticket, TicketItem
-from orders.models import Item, Order, OrderLine, OrderLineModifier
+from orders.models import Item
 from printing import selectors as printing_selectors
 
 RECALL_WINDOW = timedelta(minutes=30)
@@ -71,21 +71,9 @@ class CardItem:
         return self.voided_at is not None
 
 
-def _events_in(*ranges) -> QuerySet:
-    """The events of (station id, after seq, up to seq) triples: one query whatever their number."""
-    wanted = Q(pk__in=[])
-    for i in range(0, len(ranges), 3):
-        wanted |= Q(station_id=ranges[i], seq__gt=ranges[i + 1], seq__lte=ranges[i + 2])
-    return (
-        StationEvent.objects.filter(wanted).order_by("station_id", "seq").values_list("station_id", "seq", "ticket_id", "kind")
-    )
-
-
 def _card_orders(order_ids) -> dict[int, CardOrder]:
     orders = {}
-    rows = Order.objects.filter(pk__in=set(order_ids)).order_by().values_list(
-        "pk", "number", "order_type", "source", "customer_name", "table__label", "server__first_name", "server__username"
-    )
+    rows = sql.card_orders(list(set(order_ids)))
     for pk, number, order_type, source, customer, table, first_name, username in rows:
         where = chits.describe_where(table, source, order_type)
         orders[pk] = CardOrder(number, where, first_name or username or "", customer)
@@ -116,45 +104,20 @@ def _load_cards(stations: dict[int, Station], queryset: Iterable[Ticket]) -> lis
 
 
 def _card_items(ticket_ids: list[int]) -> list[CardItem]:
-    rows = list(
-        TicketItem.objects.filter(ticket_id__in=ticket_ids).order_by("line__course", "line_id").values_list(
-            "pk", "ticket_id", "line_id", "line__item_id", "quantity", "line__kitchen_name", "line__name",
-            "line__note", "line__seat", "line__course", "done_at", "voided_at", "line__parent_id",
-        )
-    )
+    rows = sql.card_item_rows(ticket_ids)
     if not rows:
         return []
-    line_ids = [row[2] for row in rows]
-    mods: dict[int, list[str]] = defaultdict(list)
-    for line_id, kitchen_name, name in (
-        OrderLineModifier.objects.filter(line_id__in=line_ids).order_by("id").values_list("line_id", "kitchen_name", "name")
-    ):
-        mods[line_id].append(kitchen_name or name)
-    allergens: dict[int, list[str]] = defaultdict(list)
-    item_ids = {row[3] for row in rows if row[3] is not None}
-    if item_ids:
-        for item_id, name in (
-            Item.allergens.through.objects.filter(item_id__in=item_ids).order_by("allergen__name")
-            .values_list("item_id", "allergen__name")
-        ):
-            allergens[item_id].append(name)
-    parent_ids = {row[12] for row in rows if row[12]}
-    parents = {}
-    if parent_ids:
-        parents = {
-            pk: kitchen_name or name
-            for pk, kitchen_name, name in OrderLine.objects.filter(pk__in=parent_ids).order_by().values_list(
-                "pk", "kitchen_name", "name"
-            )
-        }
+    mods, allergens = sql.modifiers_and_allergens(
+        line_ids=[row[2] for row in rows], item_ids=list({row[3] for row in rows if row[3] is not None})
+    )
     return [
         CardItem(
             pk=pk, ticket_id=ticket_id, line_id=line_id, item_id=item_id, quantity=quantity,
             name=kitchen_name or name, note=note, seat=seat, course=course, done_at=done_at, voided_at=voided_at,
-            mods=mods.get(line_id, []), allergen_names=allergens.get(item_id, []), within=parents.get(parent_id, ""),
+            mods=mods.get(line_id, []), allergen_names=allergens.get(item_id, []), within=within_kitchen or within,
         )
         for (pk, ticket_id, line_id, item_id, quantity, kitchen_name, name, note, seat, course, done_at, voided_at,
-             parent_id) in rows
+             within_kitchen, within) in rows
     ]
 
 
@@ -162,23 +125,15 @@ def _decorate_expo(tickets: list[Ticket]) -> None:
     """Expo cards show, per item and per ticket, which stations have done their part."""
     stations = _all_stations()
     progress: dict[int, list[tuple[Station, str]]] = defaultdict(list)
-    done_tickets = set()
-    prep = Ticket.objects.filter(expo_ticket_id__in=[t.pk for t in tickets]).order_by().values_list(
-        "pk", "expo_ticket_id", "station_id", "status"
-    )
-    station_of = {}
-    for pk, expo_id, station_id, status in prep:
-        progress[expo_id].append((stations[station_id], status))
-        station_of[pk] = stations[station_id]
-        if status == Ticket.Status.DONE:
-            done_tickets.add(pk)
     line_stations: dict[int, list[tuple[Station, bool]]] = defaultdict(list)
-    prep_items = (
-        TicketItem.objects.filter(ticket_id__in=list(station_of)).order_by().values_list("ticket_id", "line_id", "done_at")
-        if station_of else []
-    )
-    for ticket_id, line_id, done_at in prep_items:
-        line_stations[line_id].append((station_of[ticket_id], ticket_id in done_tickets or done_at is not None))
+    seen = set()
+    for pk, expo_id, station_id, status, line_id, done_at in sql.expo_progress([t.pk for t in tickets]):
+        if pk not in seen:  # one row per item: the ticket counts once
+            seen.add(pk)
+            progress[expo_id].append((stations[station_id], status))
+        if line_id is not None:
+            done = status == Ticket.Status.DONE or done_at is not None
+            line_stations[line_id].append((stations[station_id], done))
     order = {s.pk: (s.position, s.name) for s in stations.values()}
     for ticket in tickets:
         ticket.prep_progress = sorted(progress.get(ticket.pk, []), key=lambda ps: order[ps[0].pk])
@@ -303,14 +258,14 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
     with the same handful of queries whatever their number."""
     stations = {station.pk: station for station, _since in wanted}
     since_of = {station.pk: since for station, since in wanted}
-    seqs = dict(Station.objects.filter(pk__in=list(stations)).order_by().values_list("pk", "last_seq"))
+    seqs = sql.station_seqs(list(stations))
     ranges = []
     for station_id, since in since_of.items():
         if since is not None and 0 <= since < seqs[station_id]:
             # At most one event more than we would replay: more than that is a snapshot anyway.
-            ranges += [station_id, since, since + REPLAY_LIMIT + 1]
+            ranges.append((station_id, since, since + REPLAY_LIMIT + 1))
     events: dict[int, list[tuple[int, int | None, str]]] = defaultdict(list)
-    for station_id, seq, ticket_id, kind in (_events_in(*ranges) if ranges else []):
+    for station_id, seq, ticket_id, kind in sql.events_in(ranges):
         events[station_id].append((seq, ticket_id, kind))
 
     results: dict[int, CatchUp] = {}
@@ -328,8 +283,7 @@ def catch_up_many(wanted: list[tuple[Station, int | None]]) -> dict[int, CatchUp
             replays[station_id] = station_events
 
     touched = {ticket_id for evs in replays.values() for _seq, ticket_id, _kind in evs if ticket_id is not None}
-    still_open = Ticket.objects.filter(pk__in=list(touched)).exclude(status=Ticket.Status.DONE).order_by()
-    cards = {t.pk: t for t in _load_cards(stations, still_open)} if touched else {}
+    cards = {t.pk: t for t in _load_cards(stations, sql.open_tickets_among(list(touched)))} if touched else {}
     for station_id, station_events in replays.items():
         ids = {ticket_id for _seq, ticket_id, _kind in station_events if ticket_id is not None}
         upserts = _sorted(cards[i] for i in ids if i in cards)
