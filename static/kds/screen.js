@@ -1,12 +1,8 @@
 /* Kitchen screens: the socket under htmx's ws extension, and everything a cook touches.
  *
- * Why a socket of our own: htmx's ws extension reconnects only after abnormal closes (1006, 1011…),
- * not after a clean 1000/1001 (a server restart), and knows nothing of where the screen was. So
- * htmx.createWebSocket returns a KdsSocket that looks like one WebSocket to htmx but, underneath,
- *   - reconnects after any close with backoff, resuming with ?since=<last seq seen>;
- *   - pings every few seconds and treats silence as a dead link (half-open TCP, sleeping Wi-Fi);
- *   - shows the "reconnecting" overlay whenever it is not live: never a stale screen that looks live;
- *   - stops on the server's 44xx refusals (unpaired, not a kitchen screen, unknown station).
+ * The socket is a BrigadeLiveSocket (static/brigade/live-socket.js: reconnects after any close with
+ * backoff, pings, stops on the server's 44xx refusals). Here it resumes with ?since=<last seq seen>,
+ * and the "reconnecting" overlay shows whenever it is not live: never a stale screen that looks live.
  * HTML frames go to htmx (out-of-band swaps by id); JSON frames (pong, ack, error) are handled here.
  */
 (function () {
@@ -17,7 +13,6 @@
 
   var PING_EVERY = 8000;
   var STALE_AFTER = 20000;
-  var CONNECT_TIMEOUT = 10000;
   var FATAL = { 4401: "unpaired", 4403: "wrong_role", 4404: "unknown_station" };
   var overlay = document.getElementById("kds-overlay");
   var statusEl = document.getElementById("kds-status");
@@ -51,134 +46,24 @@
     }
   }
 
-  function KdsSocket(url) {
-    this.url = url;
-    this.CONNECTING = 0; this.OPEN = 1; this.CLOSING = 2; this.CLOSED = 3;
-    this.binaryType = "blob";
-    this.onopen = null; this.onclose = null; this.onerror = null;
-    this.listeners = {};
-    this.ws = null;
-    this.stopped = false;
-    this.attempt = 0;
-    this.lastHeard = 0;
-    this.lastPing = 0;
-    this.openedAt = 0;
-    var self = this;
-    this.timer = setInterval(function () { self.watch(); }, 1000);
-    this.connect();
-    window.kdsSocket = this;
+  // The socket itself (reconnecting, pinging, stopping on refusals) is static/brigade/live-socket.js.
+  function kitchenSocket(url) {
+    var socket = new window.BrigadeLiveSocket({
+      url: function () { return url + (url.indexOf("?") >= 0 ? "&" : "?") + "since=" + lastSeq(); },
+      fatal: FATAL,
+      pingEvery: PING_EVERY,
+      staleAfter: STALE_AFTER,
+      state: function (state, reason) {
+        setState(state, reason);
+        // Pairing or station changed on the server: the page itself will say what to do.
+        if (state === "fatal") setTimeout(function () { location.reload(); }, 30000);
+      },
+      html: preparePlaceholders,
+      control: control
+    });
+    window.kdsSocket = socket;
+    return socket;
   }
-
-  Object.defineProperty(KdsSocket.prototype, "readyState", {
-    // While reconnecting htmx sees CONNECTING and queues what the cook sends; the queue is flushed
-    // on the next open (every message names its target state, so a late one is harmless).
-    get: function () {
-      if (this.stopped) return 3;
-      return this.ws && this.ws.readyState === 1 ? 1 : 0;
-    }
-  });
-
-  KdsSocket.prototype.addEventListener = function (type, fn) {
-    (this.listeners[type] = this.listeners[type] || []).push(fn);
-  };
-  KdsSocket.prototype.removeEventListener = function (type, fn) {
-    this.listeners[type] = (this.listeners[type] || []).filter(function (f) { return f !== fn; });
-  };
-  KdsSocket.prototype.emit = function (type, event) {
-    (this.listeners[type] || []).forEach(function (fn) { fn(event); });
-  };
-
-  KdsSocket.prototype.send = function (data) {
-    if (this.ws && this.ws.readyState === 1) this.ws.send(data);
-  };
-
-  KdsSocket.prototype.close = function () {
-    this.stopped = true;
-    clearInterval(this.timer);
-    clearTimeout(this.retryTimer);
-    if (this.ws) this.ws.close(1000);
-  };
-
-  KdsSocket.prototype.connect = function () {
-    var self = this;
-    var url = this.url + (this.url.indexOf("?") >= 0 ? "&" : "?") + "since=" + lastSeq();
-    var ws = new WebSocket(url);
-    this.ws = ws;
-    this.openedAt = Date.now();
-    setState(this.attempt ? "reconnecting" : "connecting");
-    ws.onopen = function (e) {
-      if (ws !== self.ws) return;
-      self.attempt = 0;
-      self.lastHeard = Date.now();
-      setState("live");
-      if (self.onopen) self.onopen(e);
-    };
-    ws.onmessage = function (e) {
-      if (ws !== self.ws) return;
-      self.lastHeard = Date.now();
-      self.receive(e.data);
-    };
-    ws.onclose = function (e) {
-      if (ws !== self.ws) return;
-      self.ws = null;
-      self.closed(e);
-    };
-    ws.onerror = function () { /* a close event follows */ };
-  };
-
-  KdsSocket.prototype.closed = function (e) {
-    if (this.stopped) return;
-    if (FATAL[e.code]) {
-      this.stopped = true;
-      setState("fatal", FATAL[e.code]);
-      if (this.onclose) this.onclose(e);
-      // Pairing or station changed on the server: the page itself will say what to do.
-      setTimeout(function () { location.reload(); }, 30000);
-      return;
-    }
-    this.retry();
-  };
-
-  KdsSocket.prototype.retry = function () {
-    var self = this;
-    setState("reconnecting");
-    var delay = Math.min(10000, 500 * Math.pow(2, this.attempt)) * (0.5 + Math.random() / 2);
-    this.attempt += 1;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(function () { self.connect(); }, delay);
-  };
-
-  KdsSocket.prototype.drop = function () {
-    // Abandon the current socket without waiting for a close handshake a dead link never finishes.
-    var ws = this.ws;
-    this.ws = null;
-    if (ws) { try { ws.close(4000); } catch (err) { /* already closing */ } }
-    this.retry();
-  };
-
-  KdsSocket.prototype.watch = function () {
-    if (this.stopped || !this.ws) return;
-    var now = Date.now();
-    if (this.ws.readyState === 0 && now - this.openedAt > CONNECT_TIMEOUT) return this.drop();
-    if (this.ws.readyState !== 1) return;
-    if (now - this.lastHeard > STALE_AFTER) return this.drop();
-    if (now - this.lastPing > PING_EVERY) {
-      this.lastPing = now;
-      this.ws.send('{"action":"ping"}');
-    }
-  };
-
-  KdsSocket.prototype.receive = function (data) {
-    if (typeof data !== "string") return;
-    if (data.charAt(0) === "{") {
-      var message;
-      try { message = JSON.parse(data); } catch (err) { return; }
-      control(message);
-      return;
-    }
-    preparePlaceholders(data);
-    this.emit("message", new MessageEvent("message", { data: data }));
-  };
 
   // A card the screen does not have yet (new, recalled, or missed) arrives as an out-of-band swap
   // "by id": give htmx an empty element with that id, in the list named by data-kds-upsert.
@@ -202,7 +87,7 @@
     if (message.type === "error") toast(message.detail || message.error);
   }
 
-  htmx.createWebSocket = function (url) { return new KdsSocket(url); };
+  htmx.createWebSocket = kitchenSocket;
 
   // The extension would add the page's CSRF header to every message: the socket does not need it.
   document.body.addEventListener("htmx:wsConfigSend", function (e) { e.detail.headers = null; });
