@@ -219,6 +219,18 @@ def device_from_scope(scope: dict) -> Device | None:
     return device_from_cookie(morsel.value if morsel else None)
 
 
+def socket_refusal(device: Device | None, roles) -> int | None:
+    """The close code a WebSocket consumer answers with when the caller may not use it: 4401 without a
+    paired device, 4403 for a device of another role; None when it may go on. The consumer accepts the
+    handshake first, then closes with the code: a refused handshake looks like a network error to a
+    browser, which would retry for ever."""
+    if device is None:
+        return 4401
+    if device.role not in roles:
+        return 4403
+    return None
+
+
 # --- Admin permissions --------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
-from accounts.access import device_from_scope
+from accounts.access import device_from_scope, socket_refusal
 from accounts.models import Device
 from core.hub import hub_for_loop
 from core.lanes import in_service_lane
@@ -79,11 +79,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.hub = hub_for_loop()
         self.frames_lock = asyncio.Lock()  # one catch-up at a time: frames leave in seq order
         device = await in_service_lane(device_from_scope)(self.scope)
-        if device is None:
-            await self.close(code=4401)
-            return
-        if device.role != Device.Role.KDS:
-            await self.close(code=4403)
+        if refusal := socket_refusal(device, [Device.Role.KDS]):
+            await self.close(code=refusal)
             return
         board = await in_service_lane(frames.resolve_board)(self.scope["url_route"]["kwargs"]["station"])
         if board is None:

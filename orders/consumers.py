@@ -28,7 +28,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.access import device_from_scope
+from accounts.access import device_from_scope, socket_refusal
 from accounts.models import Device
 from core.lanes import in_service_lane
 from orders import floor_events, floor_plan
@@ -53,11 +53,8 @@ class MenuConsumer(AsyncJsonWebsocketConsumer):
         device = await database_sync_to_async(device_from_scope)(self.scope)
         # Accept then close, so the browser sees the close code and knows not to retry forever.
         await self.accept()
-        if device is None:
-            await self.close(code=4401)
-            return
-        if device.role not in ROLES:
-            await self.close(code=4403)
+        if refusal := socket_refusal(device, ROLES):
+            await self.close(code=refusal)
             return
         await self.channel_layer.group_add(GROUP, self.channel_name)
         self.joined = True
@@ -90,11 +87,8 @@ class FloorConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         await self.accept()  # then close with a code the page can act on (see MenuConsumer)
         device = await in_service_lane(device_from_scope)(self.scope)
-        if device is None:
-            await self.close(code=4401)
-            return
-        if device.role != Device.Role.TILL:
-            await self.close(code=4403)
+        if refusal := socket_refusal(device, [Device.Role.TILL]):
+            await self.close(code=refusal)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.language = floor_plan.language_or_default(query.get("lang", [None])[0])
